@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian packages ibpilot needs, idempotently. Used by CI, by `make`, and by the Dockerfile.
+#   scripts/install-system-deps.sh            runtime + build + test packages
+#   scripts/install-system-deps.sh --runtime  only what a running container needs
+set -euo pipefail
+mode=${1:-all}
+runtime=(
+  openjdk-17-jre         # runs the Gateway/TWS JVM (and the simulated Gateway)
+  xvfb x11-utils         # virtual display (+ xdpyinfo to check it is up)
+  x11vnc novnc python3-websockify  # VNC and the browser view
+  socat                  # API port forwarding
+  openssh-client         # reverse SSH tunnels
+  tini procps ca-certificates
+)
+build=(openjdk-17-jdk-headless)
+test=(
+  openssh-server         # real sshd on loopback for the tunnel tests
+  chromium               # noVNC screenshot test
+  x11-apps imagemagick   # xwd screenshots of the virtual display
+  iproute2
+)
+case "$mode" in
+  --runtime) pkgs=("${runtime[@]}") ;;
+  --build) pkgs=("${runtime[@]}" "${build[@]}") ;;
+  all|--all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
+  *) echo "usage: $0 [--runtime|--build|--all]" >&2; exit 2 ;;
+esac
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-system-deps: all ${#pkgs[@]} packages present"; exit 0
+fi
+echo "install-system-deps: installing ${missing[*]}"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

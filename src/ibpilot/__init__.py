@@ -1,0 +1,3 @@
+"""ibpilot: run IB Gateway / TWS unattended."""
+
+__version__ = "0.1.0"

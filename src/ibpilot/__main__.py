@@ -1,0 +1,5 @@
+import sys
+
+from ibpilot.cli import main
+
+sys.exit(main())

@@ -1,0 +1,53 @@
+"""`ibpilot` command line: one sub-command per module, each registering its own parser."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# Each module defines `register(subparsers)`, adding one or more sub-commands whose parser sets
+# `func(args) -> int`. Imported lazily only to build the parser, so keep module import light.
+COMMAND_MODULES = [
+    "ibpilot.sim.cli",
+]
+
+EPILOG = """\
+ibpilot runs IB Gateway or TWS unattended: it launches the JVM, logs in (TOTP or phone approval),
+clicks through every dialog, applies the API settings, and recovers from re-logins, crashes and hangs.
+All configuration comes from the environment (IBC's and the common Docker images' names work too).
+
+Try it without an IBKR account on the simulated Gateway:  ibpilot sim install /tmp/jts
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ibpilot",
+        description="Run Interactive Brokers' IB Gateway / TWS unattended.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from ibpilot import __version__
+
+    parser.add_argument("--version", action="version", version=f"ibpilot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    result: int = func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
