@@ -1,0 +1,105 @@
+"""What one controller (one trading mode) needs to know, as one typed, immutable object.
+
+Built from `ibpilot.settings.Settings` by `from_settings`, or directly by tests. Secrets are held in
+fields excluded from repr, and are never logged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Mode = Literal["live", "paper"]
+Product = Literal["gateway", "tws"]
+
+DEFAULT_API_PORT: dict[tuple[str, str], int] = {
+    ("gateway", "live"): 4001,
+    ("gateway", "paper"): 4002,
+    ("tws", "live"): 7496,
+    ("tws", "paper"): 7497,
+}
+
+# The nine API precautions (gateway-ui.md §2.4), by ibpilot setting suffix -> exact checkbox text.
+PRECAUTIONS: dict[str, str] = {
+    "order_precautions": "Bypass Order Precautions for API Orders",
+    "bond_warning": "Bypass Bond warning for API Orders.",
+    "negative_yield": "Bypass negative yield to worst confirmation for API Orders.",
+    "called_bond": "Bypass Called Bond warning for API Orders",
+    "same_action_pair_trade": 'Bypass "same action pair trade" warning for API orders.',
+    "price_volatility": "Bypass price-based volatility risk warning for API Orders.",
+    "us_stocks_market_data_in_shares": "Bypass US Stocks market data in shares warning for API Orders",
+    "redirect_order": "Bypass Redirect Order warning for Stock API Orders",
+    "no_overfill_protection": "Bypass No Overfill Protection precaution for destinations where implied natively.",
+}
+
+
+@dataclass(frozen=True)
+class DialogRule:
+    """A user rule for a window no built-in handler knows: click `button` when title and text match."""
+
+    button: str
+    title: str = ""  # regex, searched in the title ("" = any)
+    text: str = ""  # regex, searched in the window's texts ("" = any)
+
+    def matches(self, title: str, texts: list[str]) -> bool:
+        if self.title and not re.search(self.title, title, re.I):
+            return False
+        return not self.text or any(re.search(self.text, t, re.I) for t in texts)
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    mode: Mode
+    tws_path: Path
+    settings_dir: Path
+    run_dir: Path  # agent socket, ready file default, JVM console log
+    product: Product = "gateway"
+    version: str | None = None
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    totp_secret: str = field(default="", repr=False)
+    twofa_device: str = ""
+    twofa_timeout_s: float = 180.0
+    twofa_exit_interval_s: float = 60.0
+    twofa_timeout_action: Literal["exit", "restart", "none"] = "restart"
+    relogin_after_twofa_timeout: bool = True
+    existing_session_action: Literal["primary", "primaryoverride", "secondary", "manual"] = "primary"
+    accept_incoming: Literal["accept", "reject", "manual"] = "manual"
+    bypass_warning: tuple[str, ...] = ()
+    dialog_rules: tuple[DialogRule, ...] = ()
+    read_only_api: bool | None = None
+    master_client_id: int | None = None
+    api_port: int | None = None
+    precautions: dict[str, bool] = field(default_factory=dict)
+    auto_logoff_time: str | None = None  # "hh:mm AM"
+    auto_restart_time: str | None = None  # "hh:mm AM"
+    trusted_ips: tuple[str, ...] = ()
+    tws_server: str | None = None
+    time_zone: str | None = None
+    heap_mb: int | None = None
+    java_opts: tuple[str, ...] = ()
+    ready_file: Path | None = None
+    login_stall_s: float = 120.0  # no progress after Log In for this long: stalled (lockout?)
+    max_login_failures: int = 3  # refused credentials this many times in a row: give up (no lockout storm)
+    restart_backoff_s: tuple[float, ...] = (2.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+    probe_interval_s: float = 10.0
+    probe_failures_for_hang: int = 3
+    probe_client_id: int = 973
+
+    @property
+    def effective_api_port(self) -> int:
+        return self.api_port or DEFAULT_API_PORT[(self.product, self.mode)]
+
+    @property
+    def agent_socket(self) -> Path:
+        return self.run_dir / f"agent-{self.mode}.sock"
+
+    @property
+    def console_log(self) -> Path:
+        return self.run_dir / f"jvm-{self.mode}.log"
+
+    def secrets(self) -> list[str]:
+        """Values that must never reach a log line."""
+        return [s for s in (self.password, self.totp_secret) if s]
