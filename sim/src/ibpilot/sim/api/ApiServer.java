@@ -96,7 +96,9 @@ public final class ApiServer {
             try {
                 ss.setReuseAddress(true);
                 String bind = cfg.bindAddress == null || cfg.bindAddress.isEmpty() ? "0.0.0.0" : cfg.bindAddress;
-                ss.bind(new InetSocketAddress(InetAddress.getByName(bind), cfg.port), 50);
+                // port 0 = any free port the first time; a restart re-binds the same one
+                int want = cfg.port == 0 && boundPort > 0 ? boundPort : cfg.port;
+                ss.bind(new InetSocketAddress(InetAddress.getByName(bind), want), 50);
             } catch (IOException | RuntimeException e) {
                 closeQuietly(ss);
                 throw e instanceof IOException ? (IOException) e : new IOException(e);
