@@ -10,6 +10,8 @@ from collections.abc import Sequence
 # Each module defines `register(subparsers)`, adding one or more sub-commands whose parser sets
 # `func(args) -> int`. Imported lazily only to build the parser, so keep module import light.
 COMMAND_MODULES = [
+    "ibpilot.controller.cli",
+    "ibpilot.config_cli",
     "ibpilot.sim.cli",
 ]
 

@@ -6,10 +6,11 @@ fields excluded from repr, and are never logged.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
+
+from ibpilot.settings import DialogRule
 
 Mode = Literal["live", "paper"]
 Product = Literal["gateway", "tws"]
@@ -21,32 +22,19 @@ DEFAULT_API_PORT: dict[tuple[str, str], int] = {
     ("tws", "paper"): 7497,
 }
 
-# The nine API precautions (gateway-ui.md §2.4), by ibpilot setting suffix -> exact checkbox text.
+# The nine API precautions (gateway-ui.md §2.4): Settings attribute -> the checkbox's exact text.
 PRECAUTIONS: dict[str, str] = {
-    "order_precautions": "Bypass Order Precautions for API Orders",
-    "bond_warning": "Bypass Bond warning for API Orders.",
-    "negative_yield": "Bypass negative yield to worst confirmation for API Orders.",
-    "called_bond": "Bypass Called Bond warning for API Orders",
-    "same_action_pair_trade": 'Bypass "same action pair trade" warning for API orders.',
-    "price_volatility": "Bypass price-based volatility risk warning for API Orders.",
-    "us_stocks_market_data_in_shares": "Bypass US Stocks market data in shares warning for API Orders",
-    "redirect_order": "Bypass Redirect Order warning for Stock API Orders",
-    "no_overfill_protection": "Bypass No Overfill Protection precaution for destinations where implied natively.",
+    "bypass_order_precautions": "Bypass Order Precautions for API Orders",
+    "bypass_bond_warning": "Bypass Bond warning for API Orders.",
+    "bypass_negative_yield_confirmation": "Bypass negative yield to worst confirmation for API Orders.",
+    "bypass_called_bond_warning": "Bypass Called Bond warning for API Orders",
+    "bypass_same_action_pair_trade_warning": 'Bypass "same action pair trade" warning for API orders.',
+    "bypass_price_based_volatility_warning": "Bypass price-based volatility risk warning for API Orders.",
+    "bypass_us_stocks_market_data_warning": "Bypass US Stocks market data in shares warning for API Orders",
+    "bypass_redirect_order_warning": "Bypass Redirect Order warning for Stock API Orders",
+    "bypass_no_overfill_protection": "Bypass No Overfill Protection precaution for destinations where implied "
+    "natively.",
 }
-
-
-@dataclass(frozen=True)
-class DialogRule:
-    """A user rule for a window no built-in handler knows: click `button` when title and text match."""
-
-    button: str
-    title: str = ""  # regex, searched in the title ("" = any)
-    text: str = ""  # regex, searched in the window's texts ("" = any)
-
-    def matches(self, title: str, texts: list[str]) -> bool:
-        if self.title and not re.search(self.title, title, re.I):
-            return False
-        return not self.text or any(re.search(self.text, t, re.I) for t in texts)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from ibpilot.agent.model import Component, Window
 from ibpilot.controller.config import ControllerConfig
@@ -27,7 +27,7 @@ class Ctx(Protocol):
 
     async def click(self, win: Window, comp: Component) -> bool: ...
 
-    async def act(self, op: str, **args: object) -> object: ...
+    async def act(self, op: str, **args: Any) -> Any: ...
 
     def note(self, what: str, win: Window) -> None: ...
 
