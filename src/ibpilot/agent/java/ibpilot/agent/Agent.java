@@ -15,6 +15,7 @@ import java.util.Map;
 public final class Agent {
     public static final int PROTOCOL = 1;
     private static volatile Server server;
+    static volatile boolean debug;
 
     private Agent() {}
 
@@ -31,6 +32,7 @@ public final class Agent {
                 log("missing option socket=<path>; agent disabled");
                 return;
             }
+            debug = "true".equals(opts.get("debug"));
             Events events = new Events();
             Server s = new Server(Path.of(socket), events);
             s.start();

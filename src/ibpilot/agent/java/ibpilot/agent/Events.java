@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.WeakHashMap;
 import java.util.function.Consumer;
 import javax.swing.AbstractButton;
+import javax.swing.CellRendererPane;
 import javax.swing.JLabel;
 import javax.swing.SwingUtilities;
 import javax.swing.Timer;
@@ -39,6 +40,7 @@ final class Events implements AWTEventListener {
     private final Map<Window, Timer> pending = new WeakHashMap<>();
     private final Set<Object> watched = Collections.newSetFromMap(new WeakHashMap<>());
     private final PropertyChangeListener onProperty = e -> {
+        if (Agent.debug) Agent.log("property " + e.getPropertyName() + " on " + e.getSource().getClass().getName());
         if (e.getSource() instanceof Component) onEdt(() -> changed((Component) e.getSource()));
     };
 
@@ -76,6 +78,7 @@ final class Events implements AWTEventListener {
 
     private void dispatch(AWTEvent e) {
         Object src = e.getSource();
+        if (Agent.debug) Agent.log("awt " + e.paramString() + " on " + src.getClass().getName());
         switch (e.getID()) {
             case WindowEvent.WINDOW_OPENED:
             case ComponentEvent.COMPONENT_SHOWN:
@@ -115,8 +118,10 @@ final class Events implements AWTEventListener {
 
     /** Something in the window of {@code c} changed: send one snapshot 30 ms after the first change. */
     private void changed(Component c) {
+        if (isRenderer(c)) return;  // renderers are re-stamped on every paint: not a change
         Window w = c instanceof Window ? (Window) c : SwingUtilities.getWindowAncestor(c);
         if (w == null || !open.contains(w) || pending.containsKey(w)) return;
+        if (Agent.debug) Agent.log("change in " + Snapshot.handle(w) + " from " + c.getClass().getName());
         Timer t = new Timer(DEBOUNCE_MS, ev -> flush(w));
         t.setRepeats(false);
         pending.put(w, t);
@@ -134,8 +139,13 @@ final class Events implements AWTEventListener {
         sink.accept(Json.obj("event", "window_changed", "window", Snapshot.window(w)));
     }
 
+    private static boolean isRenderer(Component c) {
+        return c instanceof CellRendererPane || SwingUtilities.getAncestorOfClass(CellRendererPane.class, c) != null;
+    }
+
     /** Listens to the window's title and to the text of its labels, buttons and text components. */
     private void watch(Component c) {
+        if (c instanceof CellRendererPane) return;
         if (c instanceof Window && watched.add(c)) c.addPropertyChangeListener("title", onProperty);
         if ((c instanceof JLabel || c instanceof AbstractButton) && watched.add(c)) {
             c.addPropertyChangeListener("text", onProperty);
