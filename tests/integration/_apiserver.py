@@ -260,6 +260,8 @@ class IbapiApp(EWrapper, EClient):  # type: ignore[misc]
         self.errors: list[tuple[int, int, str]] = []
         self.prices: list[tuple[int, int, float]] = []
         self.sizes: list[tuple[int, int, float]] = []
+        self.details: list[tuple[int, Any]] = []
+        self.details_end: list[int] = []
         self.closed = threading.Event()
         self.thread: threading.Thread | None = None
 
@@ -295,6 +297,13 @@ class IbapiApp(EWrapper, EClient):  # type: ignore[misc]
     def tickSize(self, reqId: int, tickType: int, size: Any) -> None:
         with self.lock:
             self.sizes.append((reqId, int(tickType), float(size)))
+
+    def contractDetails(self, reqId: int, contractDetails: Any) -> None:
+        with self.lock:
+            self.details.append((reqId, contractDetails))
+
+    def contractDetailsEnd(self, reqId: int) -> None:
+        self.details_end.append(reqId)
 
     def connectionClosed(self) -> None:
         self.closed.set()

@@ -324,6 +324,28 @@ def test_market_data_ibapi_tick_price_and_size(server: ApiServerProc) -> None:
         app.cancelMktData(1001)
 
 
+def test_contract_details_qualify(server: ApiServerProc) -> None:
+    ib = connect_ib(server.port, 23)
+    try:
+        (aapl,) = ib.qualifyContracts(Stock("AAPL", "SMART", "USD"))
+        assert aapl.conId == 265598 and aapl.primaryExchange == "NASDAQ"
+        (det,) = ib.reqContractDetails(Stock("ZZZQ", "SMART", "USD"))
+        assert det.contract is not None and det.contract.conId > 0 and det.minTick == 0.01
+        assert ib.reqContractDetails(Stock("AAPL", "SMART", "USD", conId=1)) == []  # mismatching conId: error 200
+        ticker = ib.reqMktData(aapl)  # a qualified contract streams like any other
+        wait_until(lambda: ticker.bid > 0, 5, "a bid for the qualified contract", sleep=ib.sleep)
+    finally:
+        ib.disconnect()
+    with ibapi_client(server.port, 24) as app:
+        wait_until(lambda: app.next_id is not None, 5, "nextValidId")
+        c = IbapiContract()
+        c.symbol, c.secType, c.exchange, c.currency = "MSFT", "STK", "SMART", "USD"
+        app.reqContractDetails(77, c)
+        wait_until(lambda: 77 in app.details_end, 5, "contractDetailsEnd")
+        assert app.details[0][0] == 77 and app.details[0][1].contract.conId == 272093
+        assert app.details[0][1].stockType == "COMMON" and str(app.details[0][1].minSize) == "1"
+
+
 # ---------------------------------------------------------------- silent, stop, peers
 
 

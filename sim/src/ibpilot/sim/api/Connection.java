@@ -286,7 +286,7 @@ final class Connection {
             case 1: reqMktData(fields); break;
             case 2: cancelMktData(i(fields, 2, Integer.MIN_VALUE)); break;
             case 59: marketDataType = Math.max(1, Math.min(4, i(fields, 2, 1))); break;
-            case 9: error(i(fields, 2, -1), 200, "No security definition has been found for the request"); break;
+            case 9: reqContractDetails(fields); break;
             case 20: error(i(fields, 1, -1), 162,
                     "Historical Market Data Service error message:HMDS query returned no data: simulated Gateway"); break;
             case 14: case 58: case 63: case 64: case 75: case 77:  // setServerLogLevel, reqGlobalCancel, cancels
@@ -429,6 +429,41 @@ final class Connection {
             }
         }
         if (closed.get()) cancelAll();
+    }
+
+    /** A few real conIds so qualified contracts look familiar; other symbols get a stable synthetic one. */
+    private static final Map<String, Integer> CONIDS = Map.of(
+            "AAPL", 265598, "MSFT", 272093, "SPY", 756733, "IBM", 8314, "AMZN", 3691937, "QQQ", 320227571);
+
+    private void reqContractDetails(List<String> fields) {
+        // 9, 8, reqId, conId, symbol, secType, lastTradeDate, strike, right, multiplier, exchange,
+        // primaryExchange, currency, localSymbol, tradingClass, includeExpired, secIdType, secId, issuerId
+        int reqId = i(fields, 2, -1);
+        int conId = i(fields, 3, 0);
+        String symbol = f(fields, 4).trim().toUpperCase(Locale.ROOT);
+        String secType = f(fields, 5).trim().toUpperCase(Locale.ROOT);
+        if (symbol.isEmpty() && conId > 0) {
+            for (Map.Entry<String, Integer> e : CONIDS.entrySet()) if (e.getValue() == conId) symbol = e.getKey();
+        }
+        if (symbol.isEmpty() || !(secType.isEmpty() || secType.equals("STK"))) {
+            error(reqId, 200, "No security definition has been found for the request");
+            return;
+        }
+        int known = CONIDS.getOrDefault(symbol, 100_000_000 + Math.floorMod(symbol.hashCode(), 800_000_000));
+        if (conId > 0 && conId != known) {
+            error(reqId, 200, "No security definition has been found for the request");
+            return;
+        }
+        String exchange = f(fields, 10).isEmpty() ? "SMART" : f(fields, 10);
+        String primary = f(fields, 11).isEmpty() ? "NASDAQ" : f(fields, 11);
+        String currency = f(fields, 12).isEmpty() ? "USD" : f(fields, 12);
+        // contractData (10) at server 176: no version field (>= 164 SIZE_RULES); ib_async decoder.contractDetails,
+        // ibapi decoder.processContractDataMsg
+        send("10", Integer.toString(reqId), symbol, "STK", "", "0", "", exchange, currency, symbol, "NMS", symbol,
+                Integer.toString(known), "0.01", "", "ACTIVETIM,LMT,MKT,STP", "SMART,NASDAQ,NYSE,ARCA", "1", "0",
+                symbol + " (simulated)", primary, "", "Technology", "Computers", "Computers", "US/Eastern",
+                "", "", "", "0", "0", "1", "", "", "26,26,26", "", "COMMON", "1", "1", "100");
+        send("52", "1", Integer.toString(reqId));
     }
 
     private void cancelMktData(int reqId) {
