@@ -41,6 +41,8 @@ public final class Dialogs {
         public final Window window;
         public final Map<String, JButton> buttons = new LinkedHashMap<>();
         public final CompletableFuture<String> answer = new CompletableFuture<>();
+        /** When set, a button click calls this instead of completing the answer and closing the window. */
+        public volatile java.util.function.Consumer<String> handler;
         Win(Window w) { window = w; }
         public void close() { Ui.dispose(window); answer.complete("closed"); }
         public JButton button(String text) { return buttons.get(text); }
@@ -83,6 +85,11 @@ public final class Dialogs {
             JPanel row = new JPanel(new FlowLayout(FlowLayout.RIGHT, 6, 0));
             for (String b : buttons) {
                 JButton jb = Ui.button(b, () -> {
+                    java.util.function.Consumer<String> h = win.handler;
+                    if (h != null) {
+                        h.accept(b);
+                        return;
+                    }
                     win.answer.complete(b);
                     if (!keepOpen) Ui.dispose(w);
                 });
@@ -166,6 +173,7 @@ public final class Dialogs {
         outer.add(btnRow, BorderLayout.CENTER);
         inner.add(outer);
         listOut[0] = list;
+        for (java.awt.Component c : inner.getComponents()) ((JComponent) c).setAlignmentX(0f);
         JPanel top = new JPanel(new BorderLayout());
         top.add(inner, BorderLayout.CENTER);
 

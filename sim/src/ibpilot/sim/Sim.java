@@ -483,8 +483,8 @@ public final class Sim {
             JLabel[] err = new JLabel[1];
             Dialogs.Win w = Ui.call(() -> Dialogs.totpEntry(this, field, err));
             java.util.concurrent.CompletableFuture<String> res = new java.util.concurrent.CompletableFuture<>();
-            Ui.call(() -> {
-                w.button("OK").addActionListener(e -> {
+            w.handler = b -> {
+                if (b.equals("OK")) {
                     String code = field[0].getText();
                     if (Totp.verify(sc.totpSecret(), code)) {
                         log("second_factor_ok", "method", "totp");
@@ -495,15 +495,13 @@ public final class Sim {
                         err[0].setText("Invalid code. Please try again.");
                         field[0].setText("");
                     }
-                });
-                w.button("Cancel").addActionListener(e -> {
+                } else {
                     Ui.dispose(w.window);
                     res.complete("cancel");
-                });
-                w.answer.thenAccept(a -> {
-                    if ("closed".equals(a)) res.complete("cancel");
-                });
-                return null;
+                }
+            };
+            w.answer.thenAccept(a -> {
+                if ("closed".equals(a)) res.complete("cancel");
             });
             if (selfLogin) {
                 timer(() -> Ui.edt(() -> {
