@@ -326,7 +326,12 @@ class AgentBridge:
         try:
             async with asyncio.timeout(timeout):
                 while True:
-                    for w in await self.windows():
+                    try:
+                        current = await self.windows()
+                    except AgentError as e:  # e.g. "failed: EDT busy": rely on events, re-read later
+                        log.debug("wait_for_window: cannot list windows (%s)", e)
+                        current = []
+                    for w in current:
                         if predicate(w):
                             return w
                     try:
