@@ -35,6 +35,8 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any, Literal
 
+from ibpilot.net.tunnel import parse_destination
+
 # --------------------------------------------------------------------------------------------------
 # Small value types
 
@@ -1151,12 +1153,10 @@ class Settings:
         if self.ssh_tunnel == "no" and self.ssh_user_tunnel:
             warnings.append("SSH_USER_TUNNEL is set but SSH_TUNNEL is not yes/both: no tunnel")
         for i, dest in enumerate(self.ssh_user_tunnel):
-            if not re.fullmatch(r"[A-Za-z0-9._-]+@[^@:\s]+(:\d{1,5})?", dest):
+            try:
+                parse_destination(dest)
+            except ValueError:
                 errors.append(f"SSH_USER_TUNNEL entry {i + 1} {dest!r} is not user@host[:port]")
-            elif ":" in dest and not _is_host(dest.split("@", 1)[1].rsplit(":", 1)[0]):
-                errors.append(f"SSH_USER_TUNNEL entry {i + 1} {dest!r}: bad host name")
-            elif ":" not in dest and not _is_host(dest.split("@", 1)[1]):
-                errors.append(f"SSH_USER_TUNNEL entry {i + 1} {dest!r}: bad host name")
         if self.ssh_passphrase and self.ssh_tunnel == "no":
             warnings.append("SSH_PASSPHRASE is set but SSH_TUNNEL is not yes/both")
         if self.auto_restart_time and self.auto_logoff_time:

@@ -18,7 +18,9 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-_DEST = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$")
+_DEST = re.compile(
+    r"^(?P<user>[A-Za-z0-9._][A-Za-z0-9._-]*)@(?P<host>[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}))?$"
+)
 
 
 @dataclass(frozen=True)
