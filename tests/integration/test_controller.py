@@ -1,0 +1,146 @@
+"""The controller against the simulated Gateway: real JVM, real Swing on Xvfb, real agent, real clients."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from ib_async import IB
+
+pytestmark = pytest.mark.integration
+
+TOTP = "JBSWY3DPEHPK3PXP"
+
+
+def ib_connect(port: int, client_id: int = 11) -> list[str]:
+    async def go() -> list[str]:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10)
+        try:
+            t = await ib.reqCurrentTimeAsync()
+            assert t.year >= 2026
+            return list(ib.managedAccounts())
+        finally:
+            ib.disconnect()
+
+    return asyncio.run(go())
+
+
+def test_paper_gateway_logs_in_accepts_warning_and_serves_the_api(controlled) -> None:
+    c = controlled()
+    c.wait_log(r"READY mode=paper api_port=(\d+)")
+    assert ib_connect(c.port) == ["DU1234567"]
+    log = c.log()
+    assert "s3cret-pw" not in log
+    assert "STATE LOGIN -> AUTHENTICATING on login_submitted mode=paper" in log
+    assert "click 'I understand and accept' in 'Warning'" in log
+    attempts = c.event("login_attempt")
+    assert attempts and attempts[0]["user"] == "demo" and attempts[0]["mode"] == "paper"
+    assert "s3cret-pw" not in c.events_path.read_text()
+    ready = json.loads(Path(c.tmp / "run" / "ready-paper").read_text())
+    assert ready["api_port"] == c.port
+    assert c.stop() == 0
+    assert not (c.tmp / "run" / "ready-paper").exists()
+    exits = c.event("exit")
+    assert exits and exits[-1]["code"] == 0, exits  # logged out through File > Close + "Yes"
+
+
+def test_live_login_with_totp_second_factor(controlled) -> None:
+    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP}, TRADING_MODE="live",
+                   TWOFACTOR_CODE=TOTP)
+    c.wait_log(r"READY mode=live")
+    assert c.event("second_factor_ok")
+    assert not c.event("second_factor_bad")
+    assert TOTP not in c.log()
+    assert ib_connect(c.port) == ["U1234567"]
+
+
+def test_device_chooser_then_totp(controlled) -> None:
+    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP,
+                    "devices": [" IB Key", " Mobile Authenticator app"]},
+                   TRADING_MODE="live", TWOFACTOR_CODE=TOTP, TWOFA_DEVICE="Mobile Authenticator app")
+    c.wait_log(r"READY mode=live")
+    assert "choosing second factor device 'Mobile Authenticator app'" in c.log()
+
+
+def test_push_approval_is_waited_for_with_a_clear_alert(controlled) -> None:
+    c = controlled({"second_factor": {"live": "push"}, "push_approve_after_s": 2}, TRADING_MODE="live")
+    c.wait_log(r"ALERT_2FA_PENDING mode=live")
+    c.wait_log(r"READY mode=live")
+    assert "approve the login on your phone" in c.log()
+
+
+def test_existing_session_is_continued_when_primary(controlled) -> None:
+    c = controlled({"existing_session": True}, EXISTING_SESSION_DETECTED_ACTION="primary")
+    c.wait_log(r"READY mode=paper")
+    assert "ALERT_EXISTING_SESSION mode=paper action=primary" in c.log()
+    assert any(e.get("button") == "Continue Login" for e in c.event("clicked")), c.event("clicked")
+
+
+def test_api_settings_are_applied_and_read_back(controlled) -> None:
+    c = controlled(READ_ONLY_API="yes", TWS_MASTER_CLIENT_ID="77", BYPASS_ORDER_PRECAUTIONS="yes",
+                   AUTO_RESTART_TIME="11:30 PM")
+    c.wait_log(r"READY mode=paper", timeout=60)
+    log = c.log()
+    assert "ALERT_SETTING_NOT_KEPT" not in log
+    assert "configuration: 5 settings applied, 5 verified" in log, c.tail()
+    saved = json.loads((c.tmp / "settings" / "ibpilot-sim-settings.json").read_text())
+    text = json.dumps(saved)
+    assert "77" in text and "11:30" in text
+
+
+def test_refused_password_alerts_and_does_not_storm(controlled) -> None:
+    c = controlled({"user": "demo", "password": "right"})
+    c.wait_log(r"ALERT_LOGIN_FAILED mode=paper")
+    c.wait_log(r"retrying the login in 30s")
+    assert len(c.event("login_attempt")) == 1
+    assert c.stop() == 0
+
+
+def test_crash_is_recovered_by_relaunching(controlled) -> None:
+    c = controlled({"crash_at": {"state": "logged_in", "after_s": 1.5, "mode": "halt", "code": 1}})
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"ALERT_JVM_EXITED mode=paper")
+    c.wait_log(r"JVM start #2")
+    c.wait_log(r"READY mode=paper", count=2)
+
+
+def test_relogin_required_is_answered(controlled) -> None:
+    c = controlled({"relogin_after_s": 2})
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"ALERT_RELOGIN mode=paper")
+    c.wait_log(r"READY mode=paper", count=2)
+    assert ib_connect(c.port, client_id=12) == ["DU1234567"]
+
+
+def test_tws_paper(controlled) -> None:
+    c = controlled(product="tws")
+    c.wait_log(r"READY mode=paper")
+    assert "recognised as login_tws" in c.log()
+    assert ib_connect(c.port) == ["DU1234567"]
+
+
+def test_unknown_popup_is_handled_by_a_dialog_rule(controlled) -> None:
+    rules = json.dumps([{"title": "Special Offer", "button": "No thanks"}])
+    c = controlled({"unknown_popup": {"title": "Special Offer", "text": "Upgrade now!", "buttons": ["No thanks", "Buy"],
+                                      "after_s": 0.5}}, DIALOG_RULES=rules)
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"dialog rule .* matched")
+    assert any(e.get("button") == "No thanks" for e in c.event("clicked")), c.event("clicked")
+
+
+def test_secrets_are_not_in_any_process_argv(controlled) -> None:
+    c = controlled()
+    c.wait_log(r"READY mode=paper")
+    for pid_dir in Path("/proc").iterdir():
+        if pid_dir.name.isdigit():
+            try:
+                cmd = (pid_dir / "cmdline").read_bytes()
+                env = (pid_dir / "environ").read_bytes() if str(c.tmp) in cmd.decode(errors="replace") else b""
+            except OSError:
+                continue
+            assert b"s3cret-pw" not in cmd
+            if b"-javaagent" in cmd:
+                assert b"s3cret-pw" not in env  # the JVM's environment carries no secrets
