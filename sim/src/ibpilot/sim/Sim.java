@@ -73,6 +73,7 @@ public final class Sim {
     private volatile Future<?> lockTimer;
     private final List<Dialogs.Win> flowWindows = new CopyOnWriteArrayList<>();
     private Map<String, Object> restartToken;
+    private final java.util.Set<String> once = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private boolean crashArmed = true;
     private boolean hangArmed = true;
 
@@ -646,12 +647,13 @@ public final class Sim {
 
     private void scheduleSessionTimers() {
         cancelSessionTimers();
+        // each scenario timer fires once per JVM (armed at the first login that reaches it)
         Double relogin = sc.num("relogin_after_s", null);
-        if (relogin != null) sessionTimers.add(timer(this::reloginRequired, (long) (relogin * 1000)));
+        if (relogin != null && once.add("relogin")) sessionTimers.add(timer(this::reloginRequired, (long) (relogin * 1000)));
         Double kick = sc.num("kick_out_after_s", null);
-        if (kick != null) sessionTimers.add(timer(this::kickOut, (long) (kick * 1000)));
+        if (kick != null && once.add("kick")) sessionTimers.add(timer(this::kickOut, (long) (kick * 1000)));
         Double ar = sc.num("auto_restart_in_s", null);
-        if (ar != null) sessionTimers.add(timer(() -> lockExitAction("scenario auto_restart_in_s"), (long) (ar * 1000)));
+        if (ar != null && once.add("restart")) sessionTimers.add(timer(() -> lockExitAction("scenario auto_restart_in_s"), (long) (ar * 1000)));
         scheduleLockTimer();
     }
 
