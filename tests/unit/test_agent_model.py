@@ -324,3 +324,23 @@ def test_errors_events_and_disconnect(tmp_path: Path, caplog: pytest.LogCaptureF
 
 async def _collect(bridge: AgentBridge) -> list[Any]:
     return [ev async for ev in bridge.events()]
+
+
+def test_agent_java_is_generic() -> None:
+    """The agent must not know the application it runs in: no IB window titles, labels or class names."""
+    src = Path(__file__).resolve().parents[2] / "src" / "ibpilot" / "agent" / "java"
+    text = "\n".join(p.read_text() for p in sorted(src.rglob("*.java"))).casefold()
+    assert text, "agent sources not found"
+    for word in (
+        "ibkr",
+        "interactive brokers",
+        "ib gateway",
+        "trader workstation",
+        "twslaunch",
+        "jclient",
+        "ibgateway",
+        "log in",
+        "second factor",
+        "paper",
+    ):
+        assert word not in text, word

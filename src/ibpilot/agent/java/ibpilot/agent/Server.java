@@ -87,6 +87,7 @@ final class Server {
         final int n;
         final BlockingQueue<String> out = new ArrayBlockingQueue<>(QUEUE_LIMIT);
         volatile boolean closed;
+        volatile boolean dropping;
 
         Client(SocketChannel sc, int n) { this.sc = sc; this.n = n; }
 
@@ -97,10 +98,11 @@ final class Server {
 
         /** Queue a line; a client that does not keep up is dropped (never block the caller). */
         void send(String line) {
-            if (closed) return;
+            if (closed || dropping) return;
             if (!out.offer(line)) {
+                dropping = true;
                 Agent.log("client " + n + " is not reading; dropping it");
-                close();
+                daemon(this::close, "ibpilot-agent-client-" + n + "-close");  // the caller may be the EDT
             }
         }
 
