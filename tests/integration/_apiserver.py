@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from ibapi.client import EClient
-from ibapi.wrapper import EWrapper
+from ibapi.client import EClient  # type: ignore[import-untyped]
+from ibapi.wrapper import EWrapper  # type: ignore[import-untyped]
 
 ROOT = Path(__file__).resolve().parents[2]
 API_SRC = ROOT / "sim" / "src" / "ibpilot" / "sim" / "api"
@@ -162,7 +162,11 @@ class ApiServerProc:
 
 
 def wait_until(
-    cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.01, sleep: Callable[[float], Any] = time.sleep
+    cond: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.01,
+    sleep: Callable[[float], Any] = time.sleep,
 ) -> Any:
     """Poll cond until truthy; pass `sleep=ib.sleep` to keep an ib_async event loop running meanwhile."""
     deadline = time.monotonic() + timeout
@@ -286,7 +290,9 @@ class IbapiApp(EWrapper, EClient):  # type: ignore[misc]
     def currentTime(self, time: int) -> None:
         self.times.append(time)
 
-    def error(self, reqId: int, errorTime: int, errorCode: int, errorString: str, advancedOrderRejectJson: str = "") -> None:
+    def error(
+        self, reqId: int, errorTime: int, errorCode: int, errorString: str, advancedOrderRejectJson: str = ""
+    ) -> None:
         with self.lock:
             self.errors.append((reqId, errorCode, errorString))
 

@@ -27,13 +27,16 @@ from _apiserver import (
     wait_until,
 )
 from ib_async import IB, MarketOrder, Stock, util
-from ibapi.contract import Contract as IbapiContract
-from ibapi.order import Order as IbapiOrder
+from ibapi.contract import Contract as IbapiContract  # type: ignore[import-untyped]
+from ibapi.order import Order as IbapiOrder  # type: ignore[import-untyped]
 
 pytestmark = pytest.mark.integration
 
 ACCOUNTS = "DU1111111,DU2222222"
-AAPL = dict(symbol="AAPL", exchange="SMART", currency="USD", conId=265598)
+
+
+def aapl() -> Stock:
+    return Stock("AAPL", "SMART", "USD", conId=265598)
 
 
 @pytest.fixture(scope="module")
@@ -240,12 +243,12 @@ def test_readonly_place_order_321_ib_async(start_server: StartFn) -> None:
     try:
         errors: list[tuple[int, int]] = []
         ib.errorEvent += lambda reqId, code, msg, contract: errors.append((reqId, code))
-        trade = ib.placeOrder(Stock(**AAPL), MarketOrder("BUY", 1))
+        trade = ib.placeOrder(aapl(), MarketOrder("BUY", 1))
         wait_until(lambda: (trade.order.orderId, 321) in errors, 5, "error 321 for the order", sleep=ib.sleep)
         assert ib.isConnected()
         # switch read-only off at runtime: orders now get the simulator's rejection instead
         srv.command("readonly off")
-        trade2 = ib.placeOrder(Stock(**AAPL), MarketOrder("BUY", 1))
+        trade2 = ib.placeOrder(aapl(), MarketOrder("BUY", 1))
         wait_until(lambda: (trade2.order.orderId, 201) in errors, 5, "error 201 once writable", sleep=ib.sleep)
     finally:
         ib.disconnect()
@@ -286,7 +289,7 @@ def test_readonly_ibapi_orders_and_open_orders(start_server: StartFn) -> None:
 def test_market_data_ticks_ib_async(server: ApiServerProc) -> None:
     ib = connect_ib(server.port, 21)
     try:
-        ticker = ib.reqMktData(Stock(**AAPL))
+        ticker = ib.reqMktData(aapl())
         n = [0]
 
         def on_update(t: object) -> None:
@@ -300,7 +303,7 @@ def test_market_data_ticks_ib_async(server: ApiServerProc) -> None:
         assert 0 < ticker.bid < ticker.ask
         assert ticker.last > 0 and ticker.volume > 0
         assert ticker.marketDataType == 1
-        ib.cancelMktData(Stock(**AAPL))
+        ib.cancelMktData(aapl())
         ib.sleep(0.3)  # in-flight ticks drain
         before = n[0]
         ib.sleep(0.5)
@@ -413,7 +416,9 @@ def test_peer_rules(start_server: StartFn) -> None:
     srv.wait_event("api_rejected", peer=ip, reason="declined")
 
     # dialog says yes
-    srv = start_server("--accounts", ACCOUNTS, "--bind", "0.0.0.0", "--not-localhost-only", "--accept-incoming", "accept")
+    srv = start_server(
+        "--accounts", ACCOUNTS, "--bind", "0.0.0.0", "--not-localhost-only", "--accept-incoming", "accept"
+    )
     ib = connect_ib(srv.port, 52, host=ip)
     ib.disconnect()
     srv.wait_event("api_connect", client_id=52, peer=ip)
