@@ -305,6 +305,7 @@ public final class Dialogs {
             Object v = pane.getValue();
             if (v == null || v == JOptionPane.UNINITIALIZED_VALUE) return;
             Sim.log("clicked", "window", "Exit", "button", String.valueOf(v));
+            Ui.dispose(d);
             if ("Yes".equals(v)) Ui.safe(onYes);
         });
         Ui.later(() -> d.setVisible(true));
@@ -320,6 +321,7 @@ public final class Dialogs {
             Object v = pane.getValue();
             if (v == null || v == JOptionPane.UNINITIALIZED_VALUE) return;
             Sim.log("clicked", "window", d.getTitle(), "button", String.valueOf(v));
+            Ui.dispose(d);
             if ("Yes".equals(v)) Sim.log("order_id_reset");
         });
         Ui.later(() -> d.setVisible(true));
