@@ -17,7 +17,7 @@ TOTP = "JBSWY3DPEHPK3PXP"
 def ib_connect(port: int, client_id: int = 11) -> list[str]:
     async def go() -> list[str]:
         ib = IB()
-        await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10)
+        await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10, readonly=True)
         try:
             t = await ib.reqCurrentTimeAsync()
             assert t.year >= 2026

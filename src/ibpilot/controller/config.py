@@ -73,7 +73,8 @@ class ControllerConfig:
     max_login_failures: int = 3  # refused credentials this many times in a row: give up (no lockout storm)
     restart_backoff_s: tuple[float, ...] = (2.0, 10.0, 30.0, 60.0, 120.0, 300.0)
     probe_interval_s: float = 10.0
-    probe_failures_for_hang: int = 3
+    probe_failures_for_hang: int = 3  # consecutive failed probes after the API was lost: a hang
+    api_wait_s: float = 180.0  # after login, the API must answer within this long
     probe_client_id: int = 973
 
     @property

@@ -332,12 +332,16 @@ class Instance:
         failures = 0
         t0 = time.monotonic()
         last_progress = t0
+        lost_at: float | None = None
         while True:
-            if self.state in (State.WAITING_API, State.READY):
+            if self.state in (State.WAITING_API, State.READY, State.RELOGIN):
                 res = await probe("127.0.0.1", port, client_id=self.cfg.probe_client_id, timeout=5.0)
                 if res.ok:
                     failures = 0
-                    if self.state is State.WAITING_API:
+                    if self.state is not State.READY:
+                        # after a re-login Gateway may not show the splash again: the API answering is
+                        # the positive evidence that the session is back
+                        self.login_complete = True
                         self.fire(Event.API_READY)
                         self.ready_since = time.monotonic()
                         self._ready_file(True)
@@ -348,21 +352,25 @@ class Instance:
                         )
                 else:
                     failures += 1
-                    if self.state is State.READY:
+                    now = time.monotonic()
+                    if self.state is State.RELOGIN:
+                        failures = 0  # Gateway is logging in again; the API is expected to be down
+                    elif self.state is State.READY:
                         self.alert(Alert.API_DOWN, "the TWS API stopped answering", error=res.error)
                         self.fire(Event.API_LOST)
-                    elif time.monotonic() - last_progress > 15:
-                        last_progress = time.monotonic()
-                        self.log.info("still waiting for the API on port %d (%.0fs): %s", port,
-                                      time.monotonic() - t0, res.error)
-                    if failures >= self.cfg.probe_failures_for_hang and self.ready_since is None and \
-                            time.monotonic() - t0 > 120:
-                        self.alert(Alert.HANG, "the API never answered after login", port=port)
-                        raise Outcome("API never answered")
-                    if failures >= self.cfg.probe_failures_for_hang and self.transitions and \
-                            any("READY ->" in t for t in self.transitions[-3:]):
-                        self.alert(Alert.HANG, "the API stopped answering; restarting Gateway", port=port)
+                        lost_at = now
+                    elif lost_at is not None and failures >= self.cfg.probe_failures_for_hang:
+                        self.alert(Alert.HANG, "the API stopped answering; restarting Gateway", port=port,
+                                   seconds=int(now - lost_at), error=res.error)
                         raise Outcome("API hang")
+                    elif lost_at is None and now - t0 > self.cfg.api_wait_s:
+                        self.alert(Alert.HANG, "the API never answered after login", port=port, error=res.error)
+                        raise Outcome("API never answered")
+                    if self.state is State.WAITING_API and now - last_progress > 15:
+                        last_progress = now
+                        self.log.info("still waiting for the API on port %d (%.0fs): %s", port, now - t0, res.error)
+                if res.ok:
+                    lost_at = None
             await asyncio.sleep(self.cfg.probe_interval_s if self.state is State.READY else 0.25)
 
     async def watch_progress(self) -> None:
