@@ -30,7 +30,7 @@ from ibpilot.jars import jar_path
 pytestmark = pytest.mark.integration
 
 APP_SRC = Path(__file__).resolve().parents[1] / "fixtures" / "swingapp" / "SwingApp.java"
-PASSWORD = "hunter2-test"  # noqa: S105 - a dummy; what the app's "Check Password" button expects
+PASSWORD = "hunter2-test"
 T = TypeVar("T")
 
 

@@ -260,7 +260,7 @@ def test_connect_times_out(tmp_path: Path) -> None:
 def test_errors_events_and_disconnect(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="ibpilot.agent")
     sock = tmp_path / "a.sock"
-    secret = "correct horse battery"  # noqa: S105 - a dummy
+    secret = "correct horse battery"
 
     async def handler(req: dict[str, Any], w: asyncio.StreamWriter) -> None:
         op = req["op"]

@@ -1,7 +1,6 @@
 """The generated docs are up to date, and check-config behaves."""
 
 # Fake credentials throughout:
-# ruff: noqa: S105
 from __future__ import annotations
 
 import json

@@ -41,7 +41,7 @@ def test_clear_errors(tmp_path: Path) -> None:
         find_install(tmp_path, "gateway")
     make_install(tmp_path, "gateway", "1030")
     make_install(tmp_path, "gateway", "1037")
-    with pytest.raises(InstallError, match="several gateway versions.*1030, 1037.*TWS_MAJOR_VRSN"):
+    with pytest.raises(InstallError, match=r"several gateway versions.*1030, 1037.*TWS_MAJOR_VRSN"):
         find_install(tmp_path, "gateway")
     with pytest.raises(InstallError, match="1099 is not installed"):
         find_install(tmp_path, "gateway", "1099")

@@ -1,7 +1,6 @@
 """The process plan, table-tested against the networking table (host vs bridge, socat, SSH yes/both/none)."""
 
 # Fake credentials throughout:
-# ruff: noqa: S106
 from __future__ import annotations
 
 import itertools

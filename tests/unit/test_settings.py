@@ -1,7 +1,6 @@
 """Settings: parsing, aliases, *_FILE secrets, all errors at once, per-mode helpers."""
 
 # Fake credentials throughout:
-# ruff: noqa: S105, S106
 from __future__ import annotations
 
 import json
