@@ -914,6 +914,11 @@ class Settings:
         help="Touched when the API is ready, removed when it is not. With TRADING_MODE=both, `_<mode>` "
         "is added before the extension.",
     )
+    record_windows: str | None = var(
+        "RECORD_WINDOWS", PATH, group="operations",
+        help="Write every window Gateway shows as a JSON snapshot (component tree; password fields carry no "
+        "text) into this directory: for bug reports about a screen ibpilot does not know, and for new recognisers.",
+    )
     alert_webhook_url: Secret | None = var(
         "ALERT_WEBHOOK_URL", Kind("url", "an http(s) URL", _p_url), group="operations", secret=True,
         help="POST every ALERT_* event as JSON to this URL (it often embeds a token, so it is a secret).",

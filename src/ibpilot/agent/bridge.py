@@ -73,6 +73,8 @@ class AgentBridge:
         self._closed = False
         self._close_reason = "closed"
         self._write_lock = asyncio.Lock()
+        # Optional: called with every raw event object (e.g. to record window snapshots to disk).
+        self.on_raw_event: Callable[[dict[str, Any]], None] | None = None
         self._reader_task = asyncio.get_running_loop().create_task(self._read_loop(), name="agent-bridge-reader")
 
     # ---- connection ---------------------------------------------------------------------------------
@@ -171,6 +173,11 @@ class AgentBridge:
             fut.set_exception(AgentError.parse(str(msg.get("error", "failed: no error text"))))
 
     def _dispatch_event(self, msg: dict[str, Any]) -> None:
+        if self.on_raw_event is not None:
+            try:
+                self.on_raw_event(msg)
+            except Exception:  # a recorder must never break the event stream
+                log.exception("raw event hook failed")
         try:
             ev = parse_event(msg)
         except (KeyError, TypeError, ValueError) as e:

@@ -73,6 +73,7 @@ def config_from_settings(s: Settings, mode: Any) -> ControllerConfig:
         heap_mb=s.java_heap_size,
         java_opts=tuple(s.java_opts),
         ready_file=Path(s.ready_file(mode)).expanduser(),
+        record_dir=Path(s.record_windows).expanduser() / mode if s.record_windows else None,
         login_stall_s=min(s.login_timeout, 600.0),
     )
 

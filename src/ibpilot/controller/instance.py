@@ -69,6 +69,7 @@ class Instance:
         self.login_failures = 0
         self.jvm_starts = 0
         self.last_exit_code: int | None = None
+        self.recorded = 0
 
     # ------------------------------------------------------------------ state
     def fire(self, event: Event) -> None:
@@ -285,7 +286,21 @@ class Instance:
             raise Outcome(f"JVM exited with code {self.proc.returncode} before the agent answered")
         died.cancel()
         self.bridge = connect.result()
+        if self.cfg.record_dir is not None:
+            self.bridge.on_raw_event = self._record
         self.log.info("agent connected in %.2fs (pid %s)", time.monotonic() - t0, self.proc.pid)
+
+    def _record(self, msg: dict[str, Any]) -> None:
+        """Save window snapshots as the agent sent them (password fields carry no text)."""
+        assert self.cfg.record_dir is not None
+        win = msg.get("window")
+        if not isinstance(win, dict):
+            return
+        self.cfg.record_dir.mkdir(parents=True, exist_ok=True)
+        self.recorded += 1
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", str(win.get("title") or "untitled")).strip("-")[:40] or "untitled"
+        name = f"{self.jvm_starts:02d}-{self.recorded:04d}-{msg.get('event')}-{slug}.json"
+        (self.cfg.record_dir / name).write_text(json.dumps(win, indent=1, sort_keys=True))
 
     async def _watch_jvm(self) -> None:
         assert self.proc is not None
