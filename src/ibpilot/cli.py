@@ -13,6 +13,7 @@ COMMAND_MODULES = [
     "ibpilot.controller.cli",
     "ibpilot.config_cli",
     "ibpilot.sim.cli",
+    "ibpilot.stack.run",
 ]
 
 EPILOG = """\
