@@ -103,7 +103,7 @@ class Cleanup:
             action = self._actions.pop()
             try:
                 action()
-            except Exception as exc:  # noqa: BLE001 - cleanup must go on
+            except Exception as exc:
                 print(f"bench: cleanup step failed: {exc!r}", file=sys.stderr)
 
     def __enter__(self) -> Cleanup:

@@ -33,11 +33,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import Cleanup, Controller, kill_marked, median, ms, pct, time_bound  # noqa: E402
+from _common import Cleanup, Controller, kill_marked, median, ms, pct, time_bound
 
-from ibpilot.agent.bridge import AgentBridge  # noqa: E402
-from ibpilot.agent.model import AgentEvent, Window, WindowClosed, WindowOpened  # noqa: E402
-from ibpilot.testing import SimGateway, Xvfb, free_port, wait_until  # noqa: E402
+from ibpilot.agent.bridge import AgentBridge
+from ibpilot.agent.model import AgentEvent, Window, WindowClosed, WindowOpened
+from ibpilot.testing import SimGateway, Xvfb, free_port, wait_until
 
 DIALOG = "Reset API order ID sequence"  # the confirmation's title and the button that opens it
 BUTTON = "No"
