@@ -33,6 +33,11 @@ async def login(inst: Instance, win: Window, event: str) -> None:
         return
     inst.flow_state["login_frame"] = win.handle
     inst.fire(Event.LOGIN_FRAME)
+    retry_at = inst.flow_state.get("retry_at")
+    if retry_at is not None and time.monotonic() < retry_at:
+        inst.log.info("login frame shown again after a refused login; the retry is due in %.0fs",
+                      retry_at - time.monotonic())
+        return
     if not cfg.username or not cfg.password:
         inst.alert(Alert.LOGIN_FAILED, "no credentials configured: log in by hand through VNC",
                    missing="user" if not cfg.username else "password")
@@ -103,9 +108,11 @@ async def login_failed(inst: Instance, win: Window, event: str) -> None:
                    failures=inst.login_failures)
         raise Outcome("login refused", restart=False, code=EXIT_GAVE_UP)
     delay = 30.0 * inst.login_failures
+    inst.flow_state["retry_at"] = time.monotonic() + delay
     inst.log.info("retrying the login in %.0fs (failure %d of %d allowed)", delay, inst.login_failures,
                   inst.cfg.max_login_failures)
     await asyncio.sleep(delay)
+    inst.flow_state.pop("retry_at", None)
     await relogin_from_frame(inst, "after a refused login")
 
 

@@ -132,7 +132,11 @@ class Instance:
     async def refresh(self, win: Window) -> Window | None:
         assert self.bridge is not None
         result = await self.bridge.request("windows", handle=win.handle)
-        wins = [Window.from_json(w) for w in result] if isinstance(result, list) else []
+        raw = result if isinstance(result, list) else []
+        if self.cfg.record_dir is not None:
+            for w in raw:
+                self._record({"event": "snapshot", "window": w})
+        wins = [Window.from_json(w) for w in raw]
         if wins:
             self.windows[win.handle] = wins[0]
             return wins[0]

@@ -1,0 +1,135 @@
+"""Screen recognition and the controller's queries, on window snapshots recorded from the simulated
+Gateway (scripts/record-snapshots.py). Pure: no JVM, no display."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ibpilot.agent.model import Window
+from ibpilot.controller import api_settings
+from ibpilot.controller.config import PRECAUTIONS
+from ibpilot.controller.screens import SCREENS, recognise
+from ibpilot.controller.second_factor import choose_device
+from ibpilot.controller.ui import ancestor, checkbox, first_button, has_text, structure
+
+SNAPS = Path(__file__).parent / "snapshots"
+FILES = sorted(SNAPS.glob("*/*.json"))
+
+BY_TITLE = {
+    "Loading...": "main_window_gateway",
+    "Connecting to server...": "progress",
+    "Authenticating...": "progress",
+    "Downloading settings from server": "progress",
+    "Starting application...": "splash",
+    "Second Factor Authentication": "second_factor",
+    "Warning": "paper_warning",
+    "Existing session detected": "existing_session",
+    "Exit": "exit_confirm",
+    "Gateway": "gateway_dialog",
+    "Password Notice": "password_notice",
+    "Tip of the Day": "tip_of_the_day",
+    "Login failed": "login_failed",
+    "Re-login is required": "relogin",
+    "Login": "login_tws",
+    "IBKR Trader Workstation": "main_window_tws",
+}
+
+
+def load(rel: str) -> Window:
+    return Window.from_json(json.loads((SNAPS / rel).read_text()))
+
+
+def expected(w: Window) -> str:
+    title = w.title or ""
+    if title.endswith("Trader Workstation Configuration"):
+        return "config_dialog"
+    if title == "IBKR Gateway":
+        return "login_gateway" if first_button(w, ("Log In", "Paper Log In")) else "main_window_gateway"
+    return BY_TITLE[title]
+
+
+def test_snapshots_were_recorded() -> None:
+    assert len(FILES) >= 40
+    titles = {load(str(f.relative_to(SNAPS))).title for f in FILES}
+    assert set(BY_TITLE) <= titles | {None}
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_recorded_window_is_recognised_as_what_it_is(path: Path) -> None:
+    w = Window.from_json(json.loads(path.read_text()))
+    screen = recognise(w)
+    assert screen is not None, structure(w)
+    assert screen.name == expected(w)
+
+
+def test_screen_names_are_unique() -> None:
+    names = [s.name for s in SCREENS]
+    assert len(names) == len(set(names))
+
+
+def test_login_frame_fields_in_ibc_order() -> None:
+    w = load("gateway-paper/window_opened-IBKR-Gateway.json")
+    fields = w.text_fields()
+    assert fields[0].is_a("JTextField") and not fields[0].is_password
+    assert fields[1].is_password and fields[1].text is None  # the agent never sends password text
+    assert w.label_containing("Trading Mode") is not None
+    assert w.toggle("Paper Trading") is not None and w.toggle("IB API") is not None
+
+
+def test_config_dialog_controls_are_found_as_ibc_finds_them() -> None:
+    w = load("gateway-paper/window_opened-DU1234567-Trader-Workstation-Configurati.json")
+    assert w.named("Socket port") is not None
+    port = w.named("Socket port").of_type("JTextField")[0]  # type: ignore[union-attr]
+    assert (port.text or "").isdigit()
+    assert w.named("Master API client ID") is not None
+    assert checkbox(w, "Read-Only API") is not None
+    tree = w.of_type("JTree")[0]
+    assert tree.tree is not None and tree.tree.has_path(["API", "Settings"]) and tree.tree.has_path(["Lock and Exit"])
+
+
+def _section(rel_dir: str, has: str) -> Window:
+    for f in sorted((SNAPS / rel_dir).glob("*Configurati*.json")):
+        w = Window.from_json(json.loads(f.read_text()))
+        if has_text(w, has) or checkbox(w, has) is not None:
+            return w
+    raise AssertionError(f"no recorded configuration panel with {has!r}")
+
+
+def test_precautions_panel_has_all_nine_checkboxes() -> None:
+    w = _section("gateway-paper", PRECAUTIONS["bypass_bond_warning"])
+    missing = [t for t in PRECAUTIONS.values() if checkbox(w, t) is None]
+    assert missing == []
+
+
+def test_lock_and_exit_is_read_through_the_labels_grandparent() -> None:
+    w = _section("gateway-paper", "Set Auto Restart Time (HH:MM)")
+    label = w.label_containing("Set Auto Restart Time (HH:MM)")
+    assert label is not None
+    box = ancestor(w, label, 2)
+    assert box is not None and box.of_type("JTextField")
+    radios = {r.plain_text for r in box.of_type("JRadioButton")}
+    assert {"AM", "PM", "Auto logoff", "Auto restart"} <= radios
+    hhmm, ampm, action = api_settings._read_lock(w)  # noqa: SLF001 - the reader under test
+    assert hhmm.count(":") == 1 and ampm in ("AM", "PM") and action in ("Auto restart", "Auto logoff")
+
+
+def test_device_chooser_offers_a_list_with_leading_spaces() -> None:
+    w = load("gateway-live-2fa/window_opened-Second-Factor-Authentication.json")
+    assert has_text(w, "Select second factor device")
+    items = list(w.of_type("JList")[0].items or ())
+    assert all(i.startswith(" ") for i in items)
+    assert choose_device(items, "Mobile Authenticator app", True) is not None
+
+
+@pytest.mark.parametrize(
+    ("value", "want"),
+    [("11:30 PM", ("11:30", "PM", "Auto restart")), ("23:45", ("11:45", "PM", "Auto restart")),
+     ("00:05", ("12:05", "AM", "Auto restart")), ("7:00 am", ("07:00", "AM", "Auto restart"))],
+)
+def test_lock_and_exit_time_forms(value: str, want: tuple[str, str, str]) -> None:
+    assert api_settings._lock_and_exit(value, None) == want  # noqa: SLF001
+    assert api_settings._lock_and_exit(None, value) == (*want[:2], "Auto logoff")  # noqa: SLF001
+    assert api_settings._lock_and_exit(value, "01:00") == want  # restart wins (as IBC)
