@@ -8,10 +8,9 @@ simulator's screens change:  .venv/bin/python scripts/record-snapshots.py
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +73,7 @@ def record(name: str, scenario: dict[str, object], extra: dict[str, str], produc
         for f in sorted((tmp / "rec").rglob("*.json")):
             win = json.loads(f.read_text())
             texts = sorted(set(re.findall(r'"text": "([^"]*)"', f.read_text())))
-            key = f"{win.get('handle')}|{win.get('title')}|{hashlib.sha1(repr(texts).encode()).hexdigest()}"
+            key = f"{win.get('handle')}|{win.get('title')}|{texts!r}"
             if key in seen:
                 continue
             seen.add(key)

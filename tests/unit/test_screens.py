@@ -112,7 +112,7 @@ def test_lock_and_exit_is_read_through_the_labels_grandparent() -> None:
     assert box is not None and box.of_type("JTextField")
     radios = {r.plain_text for r in box.of_type("JRadioButton")}
     assert {"AM", "PM", "Auto logoff", "Auto restart"} <= radios
-    hhmm, ampm, action = api_settings._read_lock(w)  # noqa: SLF001 - the reader under test
+    hhmm, ampm, action = api_settings._read_lock(w)
     assert hhmm.count(":") == 1 and ampm in ("AM", "PM") and action in ("Auto restart", "Auto logoff")
 
 
@@ -130,6 +130,6 @@ def test_device_chooser_offers_a_list_with_leading_spaces() -> None:
      ("00:05", ("12:05", "AM", "Auto restart")), ("7:00 am", ("07:00", "AM", "Auto restart"))],
 )
 def test_lock_and_exit_time_forms(value: str, want: tuple[str, str, str]) -> None:
-    assert api_settings._lock_and_exit(value, None) == want  # noqa: SLF001
-    assert api_settings._lock_and_exit(None, value) == (*want[:2], "Auto logoff")  # noqa: SLF001
+    assert api_settings._lock_and_exit(value, None) == want
+    assert api_settings._lock_and_exit(None, value) == (*want[:2], "Auto logoff")
     assert api_settings._lock_and_exit(value, "01:00") == want  # restart wins (as IBC)
