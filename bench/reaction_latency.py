@@ -16,7 +16,7 @@ Floor, measured in the same run on a second simulator that logs itself in (no co
     (no recognition, no rules, no logging) -- the same shown -> clicked measure.
 The controller's figures are printed as ratios to that floor.
 
-    .venv/bin/python bench/reaction_latency.py [--dialogs 100]
+    .venv/bin/python bench/reaction_latency.py [--dialogs 200]
 """
 
 from __future__ import annotations
@@ -96,77 +96,64 @@ def sim_latencies(events: list[dict[str, Any]]) -> list[float]:
     return out
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    out = []
-    if path.exists():
-        for line in path.read_text(errors="replace").splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-    return out
+class Side:
+    """One JVM seen through the benchmark's own agent connection, with its configuration dialog open."""
 
+    def __init__(self, bridge: AgentBridge, cfg: Window, reset: list[int]) -> None:
+        self.bridge, self.cfg, self.reset = bridge, cfg, reset
+        self.q = bridge.subscribe()
+        self.seen: list[float] = []  # window_opened -> window_closed, as received here
+        self.click: list[float] = []  # round trip of our own click (floor side only)
 
-# ----------------------------------------------------------------------------------------------- floor
-async def floor(sock: Path, dialogs: int) -> dict[str, list[float]]:
-    bridge = await AgentBridge.connect(sock, timeout=30)
-    try:
+    @classmethod
+    async def open(cls, sock: Path) -> Side:
+        bridge = await AgentBridge.connect(sock, timeout=30)
         cfg, reset = await open_config(bridge)
-        figures: dict[str, list[float]] = {"ping": [], "windows": [], "click": [], "seen": []}
+        return cls(bridge, cfg, reset)
+
+    async def cycle(self, we_click: bool, counted: bool) -> None:
+        """Open one confirmation; click it ourselves (floor) or let the controller do it; wait until closed."""
+        await self.bridge.click(self.cfg.handle, self.reset)
+        ev = await next_event(self.q, opened_dialog, 10)
+        t_opened = time.perf_counter()
+        assert isinstance(ev, WindowOpened)
+        handle = ev.window.handle
+        if we_click:
+            b = ev.window.button(BUTTON)
+            assert b is not None, f"{DIALOG} dialog without {BUTTON}"
+            t0 = time.perf_counter()
+            await self.bridge.click(handle, b.path)
+            if counted:
+                self.click.append(time.perf_counter() - t0)
+        await next_event(self.q, lambda e: isinstance(e, WindowClosed) and e.handle == handle, 10)
+        if counted:
+            self.seen.append(time.perf_counter() - t_opened)
+
+
+async def measure(floor_sock: Path, ctl_sock: Path, dialogs: int) -> tuple[Side, Side, dict[str, list[float]]]:
+    """Agent round trips on the floor JVM, then dialogs alternating floor / controller, so that load from
+    anything else on the machine falls on both sides alike."""
+    floor = await Side.open(floor_sock)
+    ctl = await Side.open(ctl_sock)
+    try:
+        rt: dict[str, list[float]] = {"ping": [], "windows": []}
         for _ in range(20):
-            await bridge.ping()
+            await floor.bridge.ping()
         for _ in range(300):
             t0 = time.perf_counter()
-            await bridge.ping()
-            figures["ping"].append(time.perf_counter() - t0)
+            await floor.bridge.ping()
+            rt["ping"].append(time.perf_counter() - t0)
         for _ in range(100):
             t0 = time.perf_counter()
-            await bridge.windows()
-            figures["windows"].append(time.perf_counter() - t0)
-        q = bridge.subscribe()
+            await floor.bridge.windows()
+            rt["windows"].append(time.perf_counter() - t0)
         for i in range(WARMUP + dialogs):
-            await bridge.click(cfg.handle, reset)
-            ev = await next_event(q, opened_dialog, 10)
-            t_opened = time.perf_counter()
-            assert isinstance(ev, WindowOpened)
-            ok = ev.window.button(BUTTON)
-            assert ok is not None, f"{DIALOG} dialog without {BUTTON}"
-            t0 = time.perf_counter()
-            await bridge.click(ev.window.handle, ok.path)
-            if i >= WARMUP:
-                figures["click"].append(time.perf_counter() - t0)
-            handle = ev.window.handle
-            await next_event(q, lambda e, h=handle: isinstance(e, WindowClosed) and e.handle == h, 10)  # type: ignore[misc]
-            if i >= WARMUP:
-                figures["seen"].append(time.perf_counter() - t_opened)
-        bridge.unsubscribe(q)
-        return figures
+            await floor.cycle(we_click=True, counted=i >= WARMUP)
+            await ctl.cycle(we_click=False, counted=i >= WARMUP)
+        return floor, ctl, rt
     finally:
-        await bridge.close()
-
-
-# ----------------------------------------------------------------------------------------------- controller
-async def drive_controller(sock: Path, dialogs: int) -> list[float]:
-    """Open the confirmation `dialogs` times; each time wait until the controller has closed it.
-    Returns the times from the agent's window_opened to its window_closed as this second client sees them."""
-    bridge = await AgentBridge.connect(sock, timeout=30)
-    try:
-        cfg, reset = await open_config(bridge)
-        q = bridge.subscribe()
-        cycle: list[float] = []
-        for i in range(WARMUP + dialogs):
-            await bridge.click(cfg.handle, reset)
-            ev = await next_event(q, opened_dialog, 10)
-            t0 = time.perf_counter()
-            assert isinstance(ev, WindowOpened)
-            handle = ev.window.handle
-            await next_event(q, lambda e, h=handle: isinstance(e, WindowClosed) and e.handle == h, 10)  # type: ignore[misc]
-            if i >= WARMUP:
-                cycle.append(time.perf_counter() - t0)
-        bridge.unsubscribe(q)
-        return cycle
-    finally:
-        await bridge.close()
+        await floor.bridge.close()
+        await ctl.bridge.close()
 
 
 def line(name: str, xs: list[float]) -> str:
@@ -174,7 +161,7 @@ def line(name: str, xs: list[float]) -> str:
             f"p99={ms(pct(xs, 99)):>7}  max={ms(max(xs) if xs else float('nan')):>7}  ms")
 
 
-def run(dialogs: int = 100, bound_s: int = 240) -> dict[str, Any]:
+def run(dialogs: int = 200, bound_s: int = 240) -> dict[str, Any]:
     with time_bound(bound_s, "reaction_latency"), \
             tempfile.TemporaryDirectory(prefix="ibpilot-bench-react-") as tmpdir, Cleanup() as cleanup:
         tmp = Path(tmpdir)
@@ -183,30 +170,29 @@ def run(dialogs: int = 100, bound_s: int = 240) -> dict[str, Any]:
         display = xvfb.start()
         cleanup.add(xvfb.stop)
 
-        # 1. floor: a self-logging simulator, the benchmark is the only agent client
+        # the floor: a self-logging simulator, the benchmark is its only agent client
         sim = SimGateway(tmp / "floor", display, "gateway",
                          {**SCENARIO, "self_login": True, "trading_mode": "paper", "api_port": free_port()})
         cleanup.add(sim.stop)
         sim.start()
-        sim.wait_event("logged_in", timeout=60)
-        sim.wait_event("paper_warning_accepted", timeout=30)
-        fl = asyncio.run(floor(sim.agent_socket, dialogs))
-        raw = sim_latencies(sim.events())[WARMUP:]
-        sim.stop()
-
-        # 2. the controller reacting to the same dialogs
+        # the controller, with a rule for the confirmation dialog
         rules = json.dumps([{"title": f"^{DIALOG}$", "button": BUTTON}])
         c = Controller(tmp / "ctl", display, dict(SCENARIO), DIALOG_RULES=rules)
         c.start(cleanup)
+        sim.wait_event("paper_warning_accepted", timeout=60)
         c.wait_log(r"READY mode=paper", timeout=90)
-        seen = asyncio.run(drive_controller(c.agent_socket, dialogs))
+
+        floor, ctl_side, rt = asyncio.run(measure(sim.agent_socket, c.agent_socket, dialogs))
         wait_until(lambda: len(sim_latencies(c.events())) >= WARMUP + dialogs, 10, "the last clicked event")
+        raw = sim_latencies(sim.events())[WARMUP:]
         ctl = sim_latencies(c.events())[WARMUP:]
+        seen, fl = ctl_side.seen, {**rt, "click": floor.click, "seen": floor.seen}
         clicks_logged = c.log().count(f"click '{BUTTON}' in '{DIALOG}'")
         c.stop()
+        sim.stop()
 
-    print(f"reaction latency: dialog shown -> click landed (sim event times), {dialogs} dialogs after "
-          f"{WARMUP} warm-up")
+    print(f"reaction latency: dialog shown -> click landed (sim event times, 1 ms resolution), {dialogs} dialogs "
+          f"each after {WARMUP} warm-up, controller and floor alternating")
     print(line("controller (ibpilot control)", ctl))
     print(line("floor: raw reaction (bench clicks)", raw))
     print("  agent window_opened -> window_closed as a (second) agent client sees them, perf_counter:")
@@ -236,7 +222,7 @@ def run(dialogs: int = 100, bound_s: int = 240) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dialogs", type=int, default=100, help="dialogs per side (default 100)")
+    ap.add_argument("--dialogs", type=int, default=200, help="dialogs per side (default 200)")
     ap.add_argument("--bound", type=int, default=240, help="overall time bound in seconds (default 240)")
     a = ap.parse_args()
     run(a.dialogs, a.bound)

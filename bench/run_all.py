@@ -1,0 +1,82 @@
+"""Run every benchmark and print a summary table (`make bench`).
+
+Figures only, no thresholds: the exit code is 0 unless a benchmark broke (then 1, after the others ran).
+
+    .venv/bin/python bench/run_all.py
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import cold_start
+import reaction_latency
+
+BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+    ("reaction_latency", reaction_latency.run),
+    ("cold_start", cold_start.run),
+]
+
+
+def machine() -> str:
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                if ln.startswith("model name")), platform.processor() or "?")
+    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}")
+
+
+def main() -> int:
+    print(f"ibpilot benchmarks, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}, {machine()}")
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
+    results: dict[str, dict[str, Any]] = {}
+    failed: list[str] = []
+    for name, fn in BENCHMARKS:
+        t0 = time.monotonic()
+        try:
+            results[name] = fn()
+        except Exception:
+            failed.append(name)
+            print(f"{name}: FAILED\n{traceback.format_exc()}", file=sys.stderr)
+        print(f"  ({name} took {time.monotonic() - t0:.0f}s)\n")
+
+    rows: list[tuple[str, str, str]] = []
+    if r := results.get("reaction_latency"):
+        rows += [
+            ("reaction: dialog shown -> controller click, p50 / p99",
+             f"{r['p50_ms']:.1f} / {r['p99_ms']:.1f} ms (n={r['n']})",
+             f"x{r['ratio_p50']:.2f} / x{r['ratio_p99']:.2f} of raw reaction "
+             f"({r['raw_p50_ms']:.1f} / {r['raw_p99_ms']:.1f} ms)"),
+            ("reaction: agent opened -> closed, p50 / p99",
+             f"{r['seen_p50_ms']:.1f} / {r['seen_p99_ms']:.1f} ms",
+             f"x{r['seen_ratio_p50']:.2f} / x{r['seen_ratio_p99']:.2f} of raw reaction"),
+            ("agent round trip p50: ping / click", f"{r['ping_p50_ms']:.2f} / {r['click_p50_ms']:.2f} ms", "floor"),
+        ]
+    if r := results.get("cold_start"):
+        rows += [
+            ("cold start: spawn -> READY (median)", f"{r['ready_s']:.2f} s",
+             f"x{r['ratio']:.2f} of sim self-login to API ready ({r['baseline_s']:.2f} s)"),
+            ("peak RSS: controller / its JVM", f"{r['ctl_rss_mb']:.1f} / {r['jvm_rss_mb']:.1f} MB",
+             f"self-login JVM {r['base_jvm_rss_mb']:.1f} MB"),
+        ]
+    w0 = max((len(a) for a, _, _ in rows), default=10)
+    w1 = max((len(b) for _, b, _ in rows), default=10)
+    print("summary")
+    print(f"  {'figure':<{w0}}  {'value':<{w1}}  vs baseline (same run)")
+    for a, b, c in rows:
+        print(f"  {a:<{w0}}  {b:<{w1}}  {c}")
+    for name in failed:
+        print(f"  {name}: FAILED (see stderr)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
