@@ -7,6 +7,7 @@ Every test starts its own JVM(s) on the session's Xvfb and kills them at the end
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import socket
@@ -152,6 +153,7 @@ def test_tws_login_frame_totp_jframe_main_window_and_api(start: SimFactory) -> N
         await click(bridge, sf, "OK")
         ev = await sim.event("logged_in")
         assert ev["mode"] == "live" and ev["accounts"] == [LIVE_ACCOUNT]
+        await sim.event("api_listening")
         main = await window(bridge, lambda w: w.is_frame and w.has_menu(["File", "Lock Application"]))
         assert main.title == "IBKR Trader Workstation"
         assert need(main.menu_item(["Edit", "Global Configuration..."])).enabled
@@ -271,3 +273,248 @@ async def _main_logged_in(bridge: object) -> Window | None:
         if w.is_frame and w.title == "IBKR Gateway" and item is not None and item.enabled:
             return w  # type: ignore[no-any-return]
     return None
+
+
+# ---------------------------------------------------------------- second factor (gateway-ui.md §2.6)
+
+
+def test_totp_wrong_code_then_right_code(start: SimFactory) -> None:
+    sim = start()  # live asks for a TOTP code with the demo secret by default
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway", mode="live")
+        sf = await window(bridge, titled("Second Factor Authentication"))
+        assert sf.is_dialog  # Gateway: a JDialog
+        assert sf.label_containing("Enter the code displayed in your authenticator app") is not None
+        field = need(sf.text_field(0), "code field")
+        assert not field.is_password
+        await ib_refused(sim.port)
+        await bridge.set_text(sf.handle, field.path, wrong_totp(DEMO_SECRET))
+        await click(bridge, sf, "OK")
+        await sim.event("second_factor_bad", method="totp")
+        sf = await until(lambda: _with_error(bridge, sf.handle), 5, "error text in the 2FA dialog")
+        assert need(sf.text_field(0)).text == ""  # cleared, the dialog stays
+        assert sim.find("logged_in") is None
+        await bridge.set_text(sf.handle, need(sf.text_field(0)).path, totp(DEMO_SECRET))
+        await click(bridge, sf, "OK")
+        await sim.event("second_factor_ok", method="totp")
+        ev = await sim.event("logged_in")
+        assert ev["mode"] == "live" and ev["accounts"] == [LIVE_ACCOUNT]
+        await gone(bridge, sf.handle)
+        await sim.event("api_listening")
+        # live: no paper warning, the API answers at once
+        await ib_session(sim.port, 3, [LIVE_ACCOUNT])
+        assert not any(w.title == "Warning" for w in await bridge.windows())
+
+    run(body())
+
+
+async def _with_error(bridge: object, handle: str) -> Window | None:
+    w = await bridge.window(handle)  # type: ignore[attr-defined]
+    return w if w is not None and w.label_containing("Invalid code") is not None else None
+
+
+def test_device_chooser_then_push_approval(start: SimFactory) -> None:
+    devices = [" IB Key", " Mobile Authenticator app"]
+    sim = start({"second_factor": "push", "devices": devices, "push_approve_after_s": 0.5, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway", mode="paper")
+        ch = await window(bridge, lambda w: w.title_equals("Second Factor Authentication")
+                          and w.text_containing("Select second factor device", "JTextArea") is not None)
+        assert ch.is_dialog
+        lists = ch.of_type("JList")
+        assert len(lists) == 1 and list(lists[0].items or ()) == devices  # leading spaces kept
+        # structure of the real chooser (logs #118): JPanel -> JPanel -> {JTextArea, JList, filler, JPanel -> JPanel}
+        area = need(ch.text_containing("Select second factor device", "JTextArea"))
+        inner = parent_of(ch, area)
+        kids = inner.children
+        assert [k.simple_name for k in kids[:2]] == ["JTextArea", "JList"]
+        assert kids[2].is_a("Filler") or "Filler" in kids[2].cls
+        assert kids[3].is_a("JPanel") and kids[3].children[0].is_a("JPanel")
+        assert [b.text for b in kids[3].children[0].buttons()] == ["OK", "Cancel"]
+        assert parent_of(ch, inner).is_a("JPanel")
+        await bridge.select(ch.handle, lists[0].path, text="IB Key")  # trimmed match, as IBC
+        await click(bridge, ch, "OK")
+        assert (await sim.event("second_factor_device"))["device"] == " IB Key"
+        push = await window(bridge, lambda w: w.title_equals("Second Factor Authentication")
+                            and w.label_containing("notification has been sent") is not None)
+        assert push.button("Cancel") is not None
+        assert (await sim.event("second_factor"))["method"] == "push"
+        await sim.event("second_factor_ok", method="push")  # approved "on the phone"
+        await gone(bridge, push.handle)
+        await sim.event("logged_in")
+        await sim.event("api_listening")
+        await ib_session(sim.port, 4, [PAPER_ACCOUNT])
+
+    run(body())
+
+
+# ---------------------------------------------------------------- login problems
+
+
+def test_existing_session_cancel_then_continue_login(start: SimFactory) -> None:
+    sim = start({"existing_session": True, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        login = await drive_login(bridge, "gateway")
+        es = await window(bridge, titled("Existing session detected", "dialog"))
+        assert es.modal and es.button("Continue Login") is not None and es.button("Cancel") is not None
+        await click(bridge, es, "Cancel")
+        assert (await sim.event("existing_session_answer"))["button"] == "Cancel"
+        await sim.event("login_failed")
+        again = await window(bridge, is_login_frame("gateway"))
+        assert again.handle == login.handle  # the same frame, hidden then shown again
+        assert sim.find("logged_in") is None
+        await ib_refused(sim.port)
+        mark = sim.mark()
+        await drive_login(bridge, "gateway")
+        es = await window(bridge, titled("Existing session detected", "dialog"))
+        await click(bridge, es, "Continue Login")
+        assert (await sim.event("existing_session_answer", since=mark))["button"] == "Continue Login"
+        await sim.event("logged_in")
+        await sim.event("api_listening", since=mark)
+        await ib_session(sim.port, 5, [PAPER_ACCOUNT])
+
+    run(body())
+
+
+def test_login_failed_on_wrong_password(start: SimFactory) -> None:
+    sim = start({"user": "demo", "password": "right-pw", "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        login = await drive_login(bridge, "gateway", password="wrong-pw")
+        lf = await window(bridge, titled("Login failed", "dialog"))
+        assert lf.modal
+        assert lf.text_containing("Unrecognized Username or Password", "JTextPane") is not None
+        ev = await sim.event("login_failed")
+        assert ev["reason"] == "bad credentials" and "right-pw" not in json.dumps(sim.events())
+        await click(bridge, lf, "OK")
+        again = await window(bridge, is_login_frame("gateway"))
+        assert again.handle == login.handle
+        assert not any(w.has_menu(["Help", "About IB Gateway"]) for w in await bridge.windows())
+        await ib_refused(sim.port)
+        await drive_login(bridge, "gateway", password="right-pw")
+        await sim.event("logged_in")
+        await sim.event("api_listening")
+        await ib_session(sim.port, 6, [PAPER_ACCOUNT])
+
+    run(body())
+    assert "wrong-pw" not in sim.gw.events_path.read_text()
+
+
+def test_lockout_hangs_silently_in_connecting(start: SimFactory) -> None:
+    sim = start({"lockout_attempts": 1, "lockout_hang_s": 2.5, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        conn = await window(bridge, titled("Connecting to server...", "frame"))
+        await sim.event("lockout_hang")
+        await sim.event("shown", title="Connecting to server...")
+        # for the whole hang: still "Connecting", no error, no other window, no login frame
+        mark = sim.mark()
+        t0 = asyncio.get_running_loop().time()
+        while asyncio.get_running_loop().time() - t0 < 1.5:
+            titles = sorted(w.title or "" for w in await bridge.windows())
+            assert titles == ["Connecting to server...", "Loading..."], titles
+            await asyncio.sleep(0.2)
+        assert [e["event"] for e in sim.events()[mark - sim.since:]] == []
+        assert (await sim.event("login_failed", timeout=10))["reason"] == "lockout (silent timeout)"
+        await window(bridge, is_login_frame("gateway"))
+        await gone(bridge, conn.handle)
+        await drive_login(bridge, "gateway")  # the next attempt goes through
+        await sim.event("logged_in")
+
+    run(body())
+
+
+def test_gateway_box_ok_cancels_the_login(start: SimFactory) -> None:
+    sim = start({"gateway_dialog": {"text": "Connecting to server, please wait...", "hold_s": 30}})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        login = await drive_login(bridge, "gateway")
+        box = await window(bridge, titled("Gateway", "dialog"))
+        assert box.modal and [b.text for b in box.buttons()] == ["OK"]
+        assert need(box.label_containing("Connecting to server")).is_a("JLabel")
+        await click(bridge, box, "OK")
+        await sim.event("login_cancelled")
+        again = await window(bridge, is_login_frame("gateway"))
+        assert again.handle == login.handle
+        await gone(bridge, box.handle)
+        assert sim.find("logged_in") is None and sim.find("state", state="authenticating") is None
+
+    run(body())
+
+
+def test_connection_failed_box(start: SimFactory) -> None:
+    sim = start({"connection_failed": True})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        box = await window(bridge, lambda w: w.is_dialog and w.title_contains("Gateway")
+                           and w.label_containing("Connection to server failed") is not None)
+        assert need(box.label_containing("Connection to server failed")).plain_text.startswith(
+            "Connection to server failed")
+        assert (await sim.event("login_failed"))["reason"] == "connection_failed"
+        await click(bridge, box, "OK")
+        await window(bridge, is_login_frame("gateway"))
+
+    run(body())
+
+
+# ---------------------------------------------------------------- after login
+
+
+def test_relogin_required_stops_and_restores_the_api(start: SimFactory) -> None:
+    sim = start({"relogin_after_s": 1.0, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        await sim.event("logged_in")
+        await sim.event("api_listening")
+        await ib_session(sim.port, 8, [PAPER_ACCOUNT])
+        rl = await window(bridge, titled("Re-login is required", "dialog"), 15)
+        await sim.event("api_stopped")
+        await ib_refused(sim.port)
+        assert rl.button("Cancel") is not None
+        mark = sim.mark()
+        await click(bridge, rl, "Re-login")
+        ev = await sim.event("logged_in", since=mark, relogin=True)
+        assert ev["accounts"] == [PAPER_ACCOUNT]
+        # a re-login goes through Connecting / Authenticating again, without the splash
+        later = [e.get("title") for e in sim.events()[mark - sim.since:] if e["event"] == "shown"]
+        assert "Connecting to server..." in later and "Authenticating..." in later
+        assert "Starting application..." not in later
+        await sim.event("api_listening", since=mark)
+        await ib_session(sim.port, 9, [PAPER_ACCOUNT])
+
+    run(body())
+
+
+def test_password_notice_and_tip_of_the_day(start: SimFactory) -> None:
+    sim = start({"password_notice_days": 5, "tip_of_the_day": True, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        pn = await window(bridge, titled("Password Notice"))
+        assert pn.is_frame and not pn.is_dialog  # a JFrame (gateway-ui.md §2.2 #12)
+        assert pn.text_containing("Your password will expire in 5 days", "JTextPane") is not None
+        tip = await window(bridge, titled("Tip of the Day"))
+        assert tip.is_dialog and tip.of_type("JTextArea")
+        await click(bridge, pn, "OK")
+        await click(bridge, tip, "Close")
+        await gone(bridge, pn.handle)
+        await gone(bridge, tip.handle)
+        assert sim.find("closed", title="Password Notice", type="JFrame") is not None
+        assert sim.find("closed", title="Tip of the Day", type="JDialog") is not None
+
+    run(body())

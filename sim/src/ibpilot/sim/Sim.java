@@ -450,8 +450,7 @@ public final class Sim {
             sleep(gen, step);
         }
         check(gen);
-        closeFlowWindows(); // "Starting application..." closes = login complete (gateway-ui.md §2.5)
-        loggedIn(gen, kind);
+        loggedIn(gen, kind); // closes "Starting application..." = login complete (gateway-ui.md §2.5)
     }
 
     /** Returns false when the flow ended here (cancelled, bad, timed out). */
@@ -581,6 +580,9 @@ public final class Sim {
         accounts = sc.accounts(mode);
         loggedIn = true;
         Ui.call(() -> {
+            // "Starting application..." is disposed in the same EDT task that retitles the main window and enables
+            // Configure > Settings, so whoever reacts to its WINDOW_CLOSED finds the main window ready
+            closeFlowWindows();
             if (main == null) {
                 main = new MainWindow(this);
                 main.frame.setVisible(true);
@@ -590,6 +592,7 @@ public final class Sim {
             main.status.setText("Logged in: " + String.join(", ", accounts) + " (" + mode + ")");
             return null;
         });
+        Ui.call(() -> null); // flush the EDT: the splash's WINDOW_CLOSED (hence `closed`) is dispatched before `logged_in`
         main.append("Login complete (" + mode + ", " + String.join(",", accounts) + ")");
         boolean warn = kind != Kind.REAUTH && mode.equals("paper") && sc.bool("paper_warning", true);
         warningPending = warn;
