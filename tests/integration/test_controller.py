@@ -147,3 +147,25 @@ def test_secrets_are_not_in_any_process_argv(controlled) -> None:
             assert b"s3cret-pw" not in cmd
             if b"-javaagent" in cmd:
                 assert b"s3cret-pw" not in env  # the JVM's environment carries no secrets
+
+
+def test_lockout_hang_is_detected_and_recovered_by_relaunching(controlled) -> None:
+    c = controlled({"lockout_attempts": 1, "lockout_hang_s": 3600}, LOGIN_TIMEOUT="4")
+    c.wait_log(r"ALERT_LOGIN_STALLED mode=paper")
+    c.wait_log(r"JVM start #2")
+    c.wait_log(r"READY mode=paper")
+    assert len(c.event("login_attempt")) == 2
+
+
+def test_login_window_that_never_appears_triggers_a_relaunch(controlled) -> None:
+    c = controlled({"login_frame_delay_s": 30}, LOGIN_DIALOG_TIMEOUT="2")
+    c.wait_log(r"ALERT_LOGIN_STALLED mode=paper .*login window did not appear")
+    c.wait_log(r"JVM start #2")
+
+
+def test_api_hang_is_detected_and_gateway_restarted(controlled) -> None:
+    c = controlled({"hang_at": {"state": "logged_in", "after_s": 1, "kind": "api"}})
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"ALERT_API_DOWN mode=paper", timeout=60)
+    c.wait_log(r"ALERT_HANG mode=paper", timeout=60)
+    c.wait_log(r"JVM start #2")

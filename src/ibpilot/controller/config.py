@@ -70,6 +70,7 @@ class ControllerConfig:
     java_opts: tuple[str, ...] = ()
     ready_file: Path | None = None
     record_dir: Path | None = None  # write every window snapshot here (JSON) for bug reports / recognisers
+    login_dialog_timeout_s: float = 60.0  # the login window must appear within this long after launch
     login_stall_s: float = 120.0  # no progress after Log In for this long: stalled (lockout?)
     max_login_failures: int = 3  # refused credentials this many times in a row: give up (no lockout storm)
     restart_backoff_s: tuple[float, ...] = (2.0, 10.0, 30.0, 60.0, 120.0, 300.0)

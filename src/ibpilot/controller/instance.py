@@ -394,8 +394,13 @@ class Instance:
 
     async def watch_progress(self) -> None:
         """Deadlines on login progress (lockouts and silent timeouts look like nothing happening)."""
+        launched = time.monotonic()
         while True:
             await asyncio.sleep(1.0)
+            if self.state is State.STARTING and time.monotonic() - launched > self.cfg.login_dialog_timeout_s:
+                self.alert(Alert.LOGIN_STALLED, "the login window did not appear",
+                           seconds=int(time.monotonic() - launched))
+                raise Outcome("login window not shown")
             since = self.flow_state.get("login_submitted_at")
             if self.state is State.AUTHENTICATING and since and time.monotonic() - since > self.cfg.login_stall_s:
                 self.alert(Alert.LOGIN_STALLED, "no progress after Log In (lockout or server timeout?)",

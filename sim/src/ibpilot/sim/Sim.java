@@ -140,6 +140,27 @@ public final class Sim {
         sim.start();
     }
 
+    /**
+     * A lockout is IB's server refusing to answer, so it outlives a Gateway restart: the attempt count is
+     * kept in the settings directory (standing in for the server's memory), not in this JVM.
+     */
+    private int serverSideAttempt() {
+        File f = new File(dir, ".ibpilot-sim-server-attempts");
+        int n = 0;
+        try {
+            if (f.isFile()) n = Integer.parseInt(new String(java.nio.file.Files.readAllBytes(f.toPath())).trim());
+        } catch (java.io.IOException | NumberFormatException e) {
+            n = 0;
+        }
+        n++;
+        try {
+            java.nio.file.Files.write(f.toPath(), Integer.toString(n).getBytes());
+        } catch (java.io.IOException e) {
+            log("error", "where", "server attempts", "message", String.valueOf(e));
+        }
+        return n;
+    }
+
     // ------------------------------------------------------------------ start-up
 
     private void start() {
@@ -393,7 +414,7 @@ public final class Sim {
             if (selfLogin) log("self_login_note", "text", "the Gateway box is left alone (OK would cancel the login)");
             flowWindows.add(b);
         }
-        if (kind == Kind.LOGIN && attempts <= sc.num("lockout_attempts", 0.0).intValue()) {
+        if (kind == Kind.LOGIN && serverSideAttempt() <= sc.num("lockout_attempts", 0.0).intValue()) {
             double hang = sc.num("lockout_hang_s", 3600.0);
             log("lockout_hang", "attempt", attempts, "seconds", hang);
             sleep(gen, (long) (hang * 1000));
