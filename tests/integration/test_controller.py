@@ -169,3 +169,21 @@ def test_api_hang_is_detected_and_gateway_restarted(controlled) -> None:
     c.wait_log(r"ALERT_API_DOWN mode=paper", timeout=60)
     c.wait_log(r"ALERT_HANG mode=paper", timeout=60)
     c.wait_log(r"JVM start #2")
+
+
+def test_routine_dialogs_and_never_a_bare_ok_on_the_progress_box(controlled) -> None:
+    c = controlled({"tip_of_the_day": True, "password_notice_days": 5,
+                    "gateway_dialog": {"text": "Attempt 1: connecting to server", "hold_s": 1.5}})
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"ALERT_PASSWORD_EXPIRY mode=paper days_left=5")
+    c.wait_log(r"click 'Close' in 'Tip of the Day'")
+    clicked = c.event("clicked")
+    assert not [e for e in clicked if e.get("window") == "Gateway"], clicked
+    assert not c.event("login_cancelled")
+    assert "Gateway dialog 'Gateway': Attempt 1: connecting to server" in c.log()
+
+
+def test_accept_incoming_connection_prompt_is_answered_by_setting(controlled) -> None:
+    c = controlled({"localhost_only": False, "trusted_ips": []}, TWS_ACCEPT_INCOMING="reject")
+    c.wait_log(r"READY mode=paper")
+    assert "ALERT_UNKNOWN_WINDOW" not in c.log()
