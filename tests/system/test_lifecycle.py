@@ -1,0 +1,110 @@
+"""Start-up refusal, SIGTERM shutdown, and both trading modes side by side."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import StackFactory, accepts, refused
+from ib_async import IB
+
+from ibpilot.testing import wait_until
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
+
+
+def test_bad_configuration_exits_2_and_starts_nothing(stacks: StackFactory) -> None:
+    st = stacks(start=False, TRADING_MODE="sideways", NOVNC_PORT="6080", SOCAT_PORT="99999")
+    r = subprocess.run([sys.executable, "-m", "ibpilot", "run"], env=st.env, capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    for name in ("TRADING_MODE", "NOVNC_PORT", "SOCAT_PORT"):
+        assert name in r.stderr
+    assert not (st.run_dir / "supervisord.conf").exists()
+    assert st.leftovers() == []
+
+
+def test_port_in_use_is_refused_before_anything_starts(stacks: StackFactory) -> None:
+    import socket
+
+    st = stacks(start=False)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", st.ports["socat"]))
+        busy.listen()
+        r = subprocess.run([sys.executable, "-m", "ibpilot", "run"], env=st.env, capture_output=True, text=True,
+                           timeout=60, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"127.0.0.1:{st.ports['socat']} is already in use" in r.stderr
+    assert st.leftovers() == []
+
+
+def test_sigterm_logs_out_and_leaves_nothing_behind(stacks: StackFactory) -> None:
+    st = stacks()
+    st.wait_ready("paper")
+    wait_until(lambda: accepts(st.ports["socat"]), 15, "socat listening")
+    procs = st.leftovers()
+    assert len(procs) >= 5, procs  # ibpilot run, supervisord, Xvfb, controller, JVM, socat
+    t0 = time.monotonic()
+    code = st.terminate(90)
+    took = time.monotonic() - t0
+    assert code == 0, st.diagnostics()
+    assert st.leftovers() == [], st.leftovers()
+    assert not st.ready_file("paper").exists()
+    assert refused(st.ports["socat"])
+    out = st.output()
+    assert "logging out" in out  # the controller logged out cleanly before the JVM went
+    assert out.index("stopped: controller-paper") < out.index("stopped: xvfb"), out[-3000:]
+    assert took < 30, took
+
+
+def test_socat_follows_the_controllers_readiness(stacks: StackFactory) -> None:
+    st = stacks()
+    st.wait_ready("paper")
+    wait_until(lambda: accepts(st.ports["socat"]), 15, "socat listening")
+    ctl = [str(Path(sys.executable).parent / "supervisorctl"), "-c", str(st.run_dir / "supervisord.conf")]
+
+    def supervisorctl(*args: str) -> str:
+        r = subprocess.run([*ctl, *args], capture_output=True, text=True, timeout=120, check=False)
+        return r.stdout + r.stderr
+
+    assert "stopped" in supervisorctl("stop", "controller-paper")  # an operator stops the Gateway
+    assert not st.ready_file("paper").exists()
+    wait_until(lambda: refused(st.ports["socat"]), 5, "socat stopped while not ready", 0.05)
+    r = st.status()
+    assert r.returncode == 1 and "paper: not ready" in r.stdout, r.stdout
+    supervisorctl("start", "controller-paper")
+    st.wait_ready("paper", 60)
+    wait_until(lambda: accepts(st.ports["socat"]), 15, "socat back")
+    assert "stopping socat-paper until controller-paper is ready again" in st.output()
+    assert st.proc is not None and st.proc.poll() is None  # an operator's stop does not end the stack
+
+
+def test_both_modes_side_by_side(stacks: StackFactory) -> None:
+    st = stacks({"second_factor": "none"}, start=False, TRADING_MODE="both")
+    st.env.update(TWS_API_PORT_PAPER=str(st.ports["api_paper"]), SOCAT_PORT_PAPER=str(st.ports["socat_paper"]))
+    st.start()
+    st.wait_ready("live", 90)
+    st.wait_ready("paper", 90)
+    for mode, port, account in (("live", st.ports["socat"], "U1234567"),
+                                ("paper", st.ports["socat_paper"], "DU1234567")):
+        wait_until(lambda p=port: accepts(p), 15, f"socat {mode}")  # type: ignore[misc]
+        ib = IB()
+        ib.connect("127.0.0.1", port, clientId=3, timeout=15)
+        try:
+            assert ib.managedAccounts() == [account], mode
+            assert ib.reqCurrentTime().year >= 2024
+        finally:
+            ib.disconnect()
+    # Separate settings directories and agent sockets.
+    root = st.root / "Jts"
+    assert (st.root / "Jts_live").is_dir() and (st.root / "Jts_paper").is_dir(), list(st.root.iterdir())
+    assert root.is_dir()
+    assert (st.run_dir / "agent-live.sock").exists() or any(st.run_dir.glob("*live*"))
+    r = st.status()
+    assert r.returncode == 0, r.stdout
+    assert "live: READY" in r.stdout and "paper: READY" in r.stdout
+    assert st.terminate(90) == 0
+    assert st.leftovers() == []
