@@ -187,3 +187,11 @@ def test_accept_incoming_connection_prompt_is_answered_by_setting(controlled) ->
     c = controlled({"localhost_only": False, "trusted_ips": []}, TWS_ACCEPT_INCOMING="reject")
     c.wait_log(r"READY mode=paper")
     assert "ALERT_UNKNOWN_WINDOW" not in c.log()
+
+
+def test_a_dialog_rule_wins_over_the_gateway_catch_all(controlled) -> None:
+    rules = json.dumps([{"title": "^Gateway$", "text": "Attempt 1", "button": "OK"}])
+    c = controlled({"gateway_dialog": {"text": "Attempt 1: connecting to server", "hold_s": 5}}, DIALOG_RULES=rules)
+    c.wait_log(r"dialog rule .* matched")
+    assert any(e.get("window") == "Gateway" and e.get("button") == "OK" for e in c.event("clicked"))
+    assert c.event("login_cancelled")  # the user asked for it: OK on that box cancels the login, as on Gateway

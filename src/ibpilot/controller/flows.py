@@ -290,6 +290,8 @@ async def accept_incoming(inst: Instance, win: Window, event: str) -> None:
 async def gateway_dialog(inst: Instance, win: Window, event: str) -> None:
     texts = win.texts()
     inst.log.info("Gateway dialog %r: %s", win.title, " | ".join(texts))
+    if await apply_rules(inst, win):  # a user's DIALOG_RULES entry is more specific than this catch-all
+        return
     if any(t.startswith("Connection to server failed") for t in texts):
         inst.alert(Alert.LOGIN_STALLED, "connection to server failed", detail=texts[0][:200])
         b = first_button(win, ("OK",))
@@ -307,15 +309,23 @@ async def exit_confirm(inst: Instance, win: Window, event: str) -> None:
         inst.log.warning("exit confirmation shown while not stopping; leaving it")
 
 
-async def unknown_window(inst: Instance, win: Window) -> None:
-    texts = win.texts()
+async def apply_rules(inst: Instance, win: Window) -> bool:
+    """The first DIALOG_RULES entry matching the window clicks its button; True if one did."""
+    texts = "\n".join(win.texts())
     for rule in inst.cfg.dialog_rules:
-        if rule.matches(win.title or "", "\n".join(texts)):
+        if rule.matches(win.title or "", texts):
             b = first_button(win, (rule.button,))
             if b is not None:
                 inst.log.info("dialog rule %r matched %s", rule, win.describe())
                 await inst.click(win, b)
-                return
+                return True
+    return False
+
+
+async def unknown_window(inst: Instance, win: Window) -> None:
+    texts = win.texts()
+    if await apply_rules(inst, win):
+        return
     allowed = (*DISCLAIMER_BUTTONS, *inst.cfg.bypass_warning)
     b = first_button(win, allowed)
     if b is not None and win.kind == "dialog":
