@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import base64
 import http.server
-import threading
-import time
 import subprocess
 import sys
+import threading
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -194,7 +194,7 @@ def _slow_wrapper_server(inner_url: str, hold: float) -> tuple[http.server.HTTPS
 def test_novnc_in_headless_chromium(full: Full, tmp_path: Path) -> None:
     st = full.stack
     url = f"http://127.0.0.1:{st.ports['novnc']}/vnc.html?autoconnect=1&resize=off&password={VNC_PW}"
-    with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - loopback http
+    with urllib.request.urlopen(url, timeout=10) as resp:
         assert resp.status == 200
         assert b"noVNC" in resp.read()
     srv, port = _slow_wrapper_server(url, 5.0)
@@ -228,7 +228,7 @@ def test_supervisord_ui_needs_its_password(full: Full) -> None:
     st = full.stack
     url = f"http://127.0.0.1:{st.ports['ui']}/"
     with pytest.raises(urllib.error.HTTPError) as err:
-        urllib.request.urlopen(url, timeout=10)  # noqa: S310
+        urllib.request.urlopen(url, timeout=10)
     assert err.value.code == 401
     req = urllib.request.Request(url)
     token = base64.b64encode(f"{UI_USER}:{UI_PASS}".encode()).decode()
