@@ -29,6 +29,7 @@ TEST_TIMEOUT_S = 90
 
 
 _OPEN: list[Sim] = []
+_STARTED: list[Sim] = []
 
 
 def run(coro: Coroutine[Any, Any, T], timeout: float = TEST_TIMEOUT_S) -> T:
@@ -37,6 +38,10 @@ def run(coro: Coroutine[Any, Any, T], timeout: float = TEST_TIMEOUT_S) -> T:
     async def main() -> T:
         try:
             return await asyncio.wait_for(coro, timeout)
+        except BaseException:
+            for sim in _STARTED:  # shown by pytest with the failure
+                print(f"===== JVM in {sim.gw.workdir} (since event {sim.since})\n{sim.gw.diagnostics()}")
+            raise
         finally:
             while _OPEN:
                 await _OPEN.pop().close_bridge()
@@ -124,22 +129,27 @@ def sim_factory(tmp_path: Path, display: str) -> Iterator[SimFactory]:
     """`start(scenario, product=..., workdir=...)` launches a JVM; every JVM is killed at the end."""
     started: list[SimGateway] = []
 
-    def start(scenario: dict[str, Any] | None = None, product: str = "gateway", workdir: Path | None = None,
+    def start(scenario: Any = None, product: str = "gateway", workdir: Path | None = None,
               port: int | None = None) -> Sim:
-        scen = dict(scenario or {})
-        scen.setdefault("step_delay_ms", STEP_MS)
+        scen: Any = scenario
         if port is None:
-            port = int(scen["api_port"]) if "api_port" in scen else free_port()
-        scen.setdefault("api_port", port)
+            port = free_port()
+        if scenario is None or isinstance(scenario, dict):  # (a non-object is written as is: bad-scenario tests)
+            scen = dict(scenario or {})
+            scen.setdefault("step_delay_ms", STEP_MS)
+            scen.setdefault("api_port", port)
+            port = int(scen["api_port"])
         gw = SimGateway(workdir or tmp_path / "sim", display, product=product, scenario=scen)  # type: ignore[arg-type]
         sim = Sim(gw, port)
         started.append(gw)
+        _STARTED.append(sim)
         gw.start()
         return sim
 
     try:
         yield start
     finally:
+        _STARTED.clear()
         for gw in started:
             gw.stop()
 

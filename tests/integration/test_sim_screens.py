@@ -41,6 +41,8 @@ from ib_async import IB
 
 from ibpilot.agent.bridge import AgentError
 from ibpilot.agent.model import Window
+from ibpilot.gateway.jvm import find_autorestart
+from ibpilot.testing import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -518,3 +520,296 @@ def test_password_notice_and_tip_of_the_day(start: SimFactory) -> None:
         assert sim.find("closed", title="Tip of the Day", type="JDialog") is not None
 
     run(body())
+
+
+# ---------------------------------------------------------------- configuration dialog (gateway-ui.md §2.4, §7)
+
+
+async def _open_config(sim: object, bridge: object) -> tuple[Window, Window]:
+    main = await until(lambda: _main_logged_in(bridge), 15, "main window ready")
+    await bridge.menu(main.handle, ["Configure", "Settings"])  # type: ignore[attr-defined]
+    cfg = await window(bridge, lambda w: w.is_dialog and w.title_contains("Configuration"))  # type: ignore[arg-type]
+    return main, cfg
+
+
+def _port_field(cfg: Window) -> tuple[object, object]:
+    sp = need(cfg.named("Socket port"), "container named 'Socket port'")
+    mc = need(cfg.named("Master API client ID"), "container named 'Master API client ID'")
+    return need(sp.text_fields()[0] if sp.text_fields() else None), need(mc.text_fields()[0] if mc.text_fields() else None)
+
+
+async def _lock_and_exit(bridge: object, cfg: Window) -> tuple[Window, object, object]:
+    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["Lock and Exit"])  # type: ignore[attr-defined]
+    cfg = await until(lambda: _page_with(bridge, cfg.handle, "Set Auto"), 5, "Lock and Exit page")
+    label = need(cfg.label_containing("Set Auto"))
+    container = need(cfg.at(label.path[:-2]), "label's grandparent")
+    return cfg, label, container
+
+
+async def _page_with(bridge: object, handle: str, label: str) -> Window | None:
+    w = await bridge.window(handle)  # type: ignore[attr-defined]
+    return w if w is not None and w.label_containing(label) is not None else None
+
+
+async def _precautions(bridge: object, cfg: Window) -> Window:
+    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["API", "Precautions"])  # type: ignore[attr-defined]
+    return await until(lambda: _with_toggle(bridge, cfg.handle, PRECAUTIONS[0]), 5, "Precautions page")
+
+
+async def _settings_page(bridge: object, cfg: Window) -> Window:
+    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["API", "Settings"])  # type: ignore[attr-defined]
+    return await until(lambda: _with_toggle(bridge, cfg.handle, "Read-Only API"), 5, "API Settings page")
+
+
+async def _with_toggle(bridge: object, handle: str, text: str) -> Window | None:
+    w = await bridge.window(handle)  # type: ignore[attr-defined]
+    return w if w is not None and w.toggle(text) is not None else None
+
+
+def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tmp_path: Path) -> None:
+    workdir = tmp_path / "sim"
+    sim = start({"paper_warning": False}, workdir=workdir)
+    new_port = free_port()
+
+    async def first() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        await sim.event("logged_in")
+        await sim.event("api_listening", port=sim.port)
+        main, cfg = await _open_config(sim, bridge)
+        assert cfg.title == f"{PAPER_ACCOUNT} Trader Workstation Configuration" and not cfg.modal
+        tree = need(cfg.of_type("JTree")[0])
+        root = need(tree.tree)
+        assert root.text == "Configuration"
+        assert [c.text for c in root.children] == ["API", "Lock and Exit"]
+        assert [c.text for c in need(root.child("API")).children] == ["Settings", "Precautions"]
+        assert tree.selection == ("API", "Settings")  # opens on API > Settings
+        port_f, master_f = _port_field(cfg)
+        assert int(port_f.text) == sim.port and port_f is not None  # type: ignore[attr-defined]
+        assert cfg.text_fields()[0].path == port_f.path  # type: ignore[attr-defined]  # first JTextField (IBAutomater)
+        assert int(master_f.text) == 0  # type: ignore[attr-defined]
+        ro = need(cfg.toggle("Read-Only API"))
+        assert ro.is_a("JCheckBox") and ro.selected
+        assert need(cfg.toggle("Allow connections from localhost only")).selected
+        assert cfg.toggle("Send market data in lots for US stocks for dual-mode API clients") is not None
+        assert cfg.toggle("Enable ActiveX and Socket Clients") is None  # TWS only
+        for b in ("OK", "Apply", "Cancel", "Reset API order ID sequence"):
+            assert cfg.button(b) is not None, b
+        # an invalid port is refused with an Error box and nothing applied
+        await bridge.set_text(cfg.handle, port_f.path, "not-a-port")  # type: ignore[attr-defined]
+        await click(bridge, cfg, "Apply")
+        err = await window(bridge, titled("Error", "dialog"))
+        await click(bridge, err, "OK")
+        assert sim.find("config_saved") is None
+        # Reset API order ID sequence -> confirmation (gateway-ui.md §2.2 #31)
+        await click(bridge, cfg, "Reset API order ID sequence")
+        conf = await window(bridge, lambda w: w.label_containing(
+            "Are you sure you want to reset API order ID sequence?") is not None)
+        await click(bridge, conf, "Yes")
+        await sim.event("order_id_reset")
+        # edit every page like IBC: port, master id, read-only; one precaution; Lock and Exit
+        cfg = await refresh(bridge, cfg)
+        port_f, master_f = _port_field(cfg)
+        await bridge.set_text(cfg.handle, port_f.path, str(new_port))  # type: ignore[attr-defined]
+        await bridge.set_text(cfg.handle, master_f.path, "77")  # type: ignore[attr-defined]
+        await bridge.toggle(cfg.handle, need(cfg.toggle("Read-Only API")).path, False)
+        cfg = await _precautions(bridge, cfg)
+        assert cfg.named("Socket port") is None  # only the selected page is in the hierarchy
+        boxes = [c for c in cfg.of_type("JCheckBox")]
+        assert [b.text for b in boxes] == PRECAUTIONS
+        assert not any(b.selected for b in boxes)
+        await bridge.toggle(cfg.handle, need(cfg.toggle(PRECAUTIONS[0])).path, True)
+        cfg, label, c = await _lock_and_exit(bridge, cfg)
+        assert label.is_a("JLabel") and label.plain_text == "Set Auto Restart Time (HH:MM)"
+        tf = need(c.text_fields()[0] if c.text_fields() else None)  # type: ignore[attr-defined]
+        assert re.fullmatch(r"\d\d:\d\d", tf.text or "") and tf.text == "11:45"
+        radios = {r.text: r for r in c.of_type("JRadioButton")}  # type: ignore[attr-defined]
+        assert set(radios) == {"AM", "PM", "Auto logoff", "Auto restart"}
+        assert radios["PM"].selected and radios["Auto restart"].selected
+        await bridge.set_text(cfg.handle, tf.path, "11:30")
+        await bridge.toggle(cfg.handle, radios["AM"].path, True)
+        await bridge.toggle(cfg.handle, radios["Auto logoff"].path, True)
+        # values survive the page switches; OK persists and closes
+        cfg = await _settings_page(bridge, cfg)
+        port_f, master_f = _port_field(cfg)
+        assert port_f.text == str(new_port) and master_f.text == "77"  # type: ignore[attr-defined]
+        mark = sim.mark()
+        await click(bridge, cfg, "OK")
+        saved = await sim.event("config_saved")
+        assert saved["port"] == new_port and saved["effective_port"] == new_port
+        assert saved["master_client_id"] == "77" and saved["read_only_api"] is False
+        assert saved["bypass"][PRECAUTIONS[0]] is True and saved["bypass"][PRECAUTIONS[1]] is False
+        assert saved["lock_exit_time"] == "11:30" and saved["lock_exit_action"] == "logoff"
+        await gone(bridge, cfg.handle)
+        # the API moved at once
+        await sim.event("api_listening", since=mark, port=new_port)
+        await ib_refused(sim.port)
+        await ib_session(new_port, 12, [PAPER_ACCOUNT])
+        stored = json.loads((sim.settings_dir / "ibpilot-sim-settings.json").read_text())
+        assert stored["port"] == new_port and stored["master_client_id"] == "77"
+        await bridge.menu(main.handle, ["File", "Close"])
+        ex = await window(bridge, lambda w: w.label_containing("Are you sure you want to exit?") is not None)
+        await click(bridge, ex, "Yes")
+        assert await sim.wait_exit() == 0
+
+    run(first())
+    # relaunch in the same settings dir: everything is read back (the scenario's api_port no longer applies)
+    again = start({"paper_warning": False}, workdir=workdir, port=sim.port)
+
+    async def second() -> None:
+        loaded = await again.event("settings_loaded")
+        assert loaded["existed"] is True and loaded["values"]["port"] == new_port
+        bridge = await again.agent()
+        await drive_login(bridge, "gateway")
+        await again.event("api_listening", port=new_port)
+        await ib_session(new_port, 13, [PAPER_ACCOUNT])
+        _, cfg = await _open_config(again, bridge)
+        port_f, master_f = _port_field(cfg)
+        assert port_f.text == str(new_port) and master_f.text == "77"  # type: ignore[attr-defined]
+        assert need(cfg.toggle("Read-Only API")).selected is False
+        cfg = await _precautions(bridge, cfg)
+        assert need(cfg.toggle(PRECAUTIONS[0])).selected and not need(cfg.toggle(PRECAUTIONS[1])).selected
+        cfg, _, c = await _lock_and_exit(bridge, cfg)
+        assert need(c.text_fields()[0]).text == "11:30"  # type: ignore[attr-defined]
+        radios = {r.text: r.selected for r in c.of_type("JRadioButton")}  # type: ignore[attr-defined]
+        assert radios == {"AM": True, "PM": False, "Auto logoff": True, "Auto restart": False}
+        await click(bridge, cfg, "Cancel")
+        await gone(bridge, cfg.handle)
+
+    run(second())
+
+
+# ---------------------------------------------------------------- auto restart and restart mode (§5.3)
+
+
+def test_auto_restart_writes_token_and_relaunch_logs_in_without_credentials(start: SimFactory, tmp_path: Path) -> None:
+    workdir = tmp_path / "sim"
+    sim = start({"auto_restart_in_s": 0.5, "paper_warning": False, "user": "demo"}, workdir=workdir)
+
+    async def first() -> str:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway", user="Demo")
+        await sim.event("logged_in")
+        await window(bridge, titled("Restart in progress", "dialog"), 15)
+        ev = await sim.event("autorestart")
+        assert (await sim.wait_exit()) == 0
+        assert (await sim.event("exit"))["reason"] == "auto restart"
+        assert sim.find("api_stopped") is not None
+        return str(ev["path"])
+
+    token = Path(run(first()))
+    subdir = token.parent.name
+    assert token.name == "autorestart" and token.parent.parent == sim.settings_dir.resolve()
+    assert re.fullmatch(r"[a-p]{32}", subdir), subdir
+    assert json.loads(token.read_text())["mode"] == "paper"
+    assert find_autorestart(sim.settings_dir) == subdir
+    # relaunch: SimGateway passes -Drestart=<subdir> (found like ibcstart.sh does); nobody types anything
+    again = start({"paper_warning": False}, workdir=workdir, port=sim.port)
+    assert f"-Drestart={subdir}" in again.gw.command()
+
+    async def second() -> None:
+        started = await again.event("started")
+        assert started["restart"] == subdir
+        assert (await again.event("restart_token"))["consumed"] is True
+        ev = await again.event("logged_in")
+        assert ev["restart"] is True and ev["mode"] == "paper" and ev["user"] == "Demo"
+        assert again.find("second_factor") is None and again.find("clicked") is None
+        assert again.find("closed", title="Starting application...") is not None
+        await again.event("api_listening")
+        await ib_session(again.port, 14, [PAPER_ACCOUNT])
+
+    run(second())
+    assert not token.exists()  # consumed
+
+
+# ---------------------------------------------------------------- scenario hooks
+
+
+def test_crash_at_exits_with_its_code(start: SimFactory) -> None:
+    sim = start({"crash_at": {"state": "authenticating", "code": 42}})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        assert await sim.wait_exit() == 42
+        ev = await sim.event("crash")
+        assert ev["state"] == "authenticating" and ev["code"] == 42
+
+    run(body())
+
+
+def test_crash_at_halt_mode(start: SimFactory) -> None:
+    sim = start({"crash_at": {"state": "login_frame", "after_s": 0.2, "mode": "halt", "code": 9}})
+
+    async def body() -> None:
+        assert await sim.wait_exit() == 9
+        assert (await sim.event("crash"))["mode"] == "halt"
+
+    run(body())
+
+
+def test_hang_at_edt_blocks_windows_but_ping_answers(start: SimFactory) -> None:
+    sim = start({"hang_at": {"state": "logged_in", "kind": "edt"}, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        assert (await sim.event("hang"))["kind"] == "edt"
+        err = await until(lambda: _edt_busy_error(bridge), 15, "a windows request failing on the blocked EDT")
+        assert err.kind == "failed" and "EDT busy" in err.message, err
+        await bridge.ping()  # the agent itself still answers
+        assert sim.gw.proc is not None and sim.gw.proc.poll() is None
+
+    run(body())
+
+
+async def _edt_busy_error(bridge: object) -> AgentError | None:
+    # the hang starts on a timer after logged_in: retry until a windows request hits the blocked EDT
+    try:
+        await bridge.windows(timeout=10)  # type: ignore[attr-defined]
+    except AgentError as e:
+        return e
+    return None
+
+
+def test_self_login_reaches_logged_in_with_no_driver(start: SimFactory) -> None:
+    sim = start({"self_login": True, "trading_mode": "paper", "tip_of_the_day": True, "password_notice_days": 3})
+
+    async def body() -> None:
+        ev = await sim.event("logged_in", timeout=30)
+        assert ev["mode"] == "paper" and ev["user"] == "demo"
+        await sim.event("paper_warning_accepted")
+        await sim.event("closed", title="Tip of the Day")
+        await sim.event("closed", title="Password Notice")
+        await sim.event("api_listening")
+        await ib_session(sim.port, 15, [PAPER_ACCOUNT])
+
+    run(body())
+
+
+def test_self_login_live_types_its_own_totp(start: SimFactory) -> None:
+    sim = start({"self_login": True, "trading_mode": "live", "devices": [" IB Key", " Mobile Authenticator app"]})
+
+    async def body() -> None:
+        ev = await sim.event("logged_in", timeout=30)
+        assert ev["mode"] == "live" and ev["accounts"] == [LIVE_ACCOUNT]
+        assert (await sim.event("second_factor_device"))["device"] == " IB Key"
+        await sim.event("second_factor_ok", method="totp")
+
+    run(body())
+
+
+@pytest.mark.parametrize("scenario,needle", [
+    ({"step_delay_ms": "fast"}, "step_delay_ms"),
+    ({"paper_warning_api": "sometimes"}, "paper_warning_api"),
+    (["not", "an", "object"], "bad scenario"),
+])
+def test_bad_scenario_exits_2_with_a_message(start: SimFactory, scenario: object, needle: str) -> None:
+    sim = start(scenario)  # type: ignore[arg-type]
+
+    async def body() -> None:
+        assert await sim.wait_exit() == 2
+
+    run(body())
+    console = sim.gw.console_path.read_text()
+    assert "ibpilot-sim: bad scenario:" in console and needle in console, console
