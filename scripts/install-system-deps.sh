@@ -11,6 +11,7 @@ runtime=(
   socat                  # API port forwarding
   openssh-client         # reverse SSH tunnels
   tini procps ca-certificates
+  python3 python3-venv   # ibpilot itself (Debian 12: Python 3.11)
 )
 build=(openjdk-17-jdk-headless)
 test=(
@@ -18,6 +19,7 @@ test=(
   chromium               # noVNC screenshot test
   x11-apps imagemagick   # xwd screenshots of the virtual display
   iproute2
+  python3-yaml           # tests/unit/test_docker_files.py reads docker/compose.yaml
 )
 case "$mode" in
   --runtime) pkgs=("${runtime[@]}") ;;

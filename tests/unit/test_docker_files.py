@@ -1,0 +1,108 @@
+"""What can be checked about docker/ without a Docker engine: compose parses and names real settings, the
+Dockerfile's files exist and it passes hadolint, the entrypoint is valid sh."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from ibpilot.settings import Settings, all_env_names
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKER = REPO / "docker"
+SERVICES = {"bridge", "external", "local", "remote"}
+
+
+def compose() -> dict[str, Any]:
+    # PyYAML from Debian's python3-yaml (scripts/install-system-deps.sh); converts to JSON for us.
+    out = subprocess.run(
+        ["/usr/bin/python3", "-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+         str(DOCKER / "compose.yaml")],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def defaults(env: dict[str, Any]) -> dict[str, str]:
+    """`${NAME:-default}` -> default (what compose uses with an empty .env); a secret file `X_FILE` -> `X`."""
+    out = {k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v)) for k, v in env.items()}
+    return {k.removesuffix("_FILE"): ("secret12" if k.endswith("_FILE") else v) for k, v in out.items()}
+
+
+def test_compose_has_the_four_patterns_with_a_long_grace_period() -> None:
+    c = compose()
+    assert set(c["services"]) == SERVICES
+    for name, svc in c["services"].items():
+        assert svc["profiles"] == [name]
+        grace = svc["stop_grace_period"]
+        assert re.fullmatch(r"\d+s", grace) and int(grace[:-1]) > 90, (name, grace)
+        assert svc["build"]["dockerfile"] == "docker/Dockerfile"
+        assert "tws_password" in svc["secrets"]
+    assert c["services"]["local"]["network_mode"] == "host"
+    assert "ports" not in c["services"]["local"] and "ports" not in c["services"]["remote"]
+    assert all(p.startswith("127.0.0.1:") for p in c["services"]["bridge"]["ports"])
+
+
+def test_compose_environment_names_are_settings_ibpilot_reads() -> None:
+    known = set(all_env_names())
+    for name, svc in compose()["services"].items():
+        unknown = set(svc["environment"]) - known
+        assert not unknown, (name, unknown)
+
+
+def test_compose_environments_are_valid_settings() -> None:
+    for svc in compose()["services"].values():
+        env = defaults(svc["environment"])
+        env.pop("SSH_IDENTITY", None)
+        if env.get("SSH_TUNNEL") == "yes":
+            env["SSH_USER_TUNNEL"] = "tunnel@bastion.example.com:22"
+        env["TWS_USERID"] = "someone"
+        env["TWS_PASSWORD"] = "pw"
+        Settings.from_env(env)  # raises SettingsError listing what is wrong
+
+
+def test_compose_ports_match_the_settings() -> None:
+    svc = compose()["services"]["bridge"]
+    env = defaults(svc["environment"])
+    s = Settings.from_env({**env, "TRADING_MODE": "both", "TWS_USERID": "u", "TWS_PASSWORD": "p"})
+    published = {int(p.split(":")[-1]) for p in svc["ports"]}
+    assert {s.socat_port("live"), s.socat_port("paper")} <= published
+
+
+def test_dockerfile_copies_files_that_exist() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    sources = []
+    for m in re.finditer(r"^COPY (?!--from)(?:--\S+ )*(.+) (\S+)$", text, re.M):
+        sources += m.group(1).split()
+    assert sources
+    for src in sources:
+        assert (REPO / src).exists(), src
+    for needed in ("install-system-deps.sh --runtime", "-c constraints.txt .", "_build.py", "HEALTHCHECK",
+                   "ibpilot\", \"status\"", "tini", "ibpilot sim install", "sha256sum -c", "TARGETARCH"):
+        assert needed in text, needed
+    assert re.search(r"^FROM gateway-\$\{GATEWAY\}$", text, re.M)
+    # ENV names the image sets are settings ibpilot reads (besides PATH and Python's own).
+    env_block = re.search(r"^ENV (.+?)(?=^\S)", text, re.M | re.S)
+    assert env_block
+    names = set(re.findall(r"([A-Z_]+)=", env_block.group(1))) - {"PATH", "PYTHONUNBUFFERED"}
+    assert names <= set(all_env_names()), names - set(all_env_names())
+
+
+def test_dockerfile_passes_hadolint() -> None:
+    exe = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    r = subprocess.run([exe, "--failure-threshold", "info", str(DOCKER / "Dockerfile")],
+                       capture_output=True, text=True, timeout=60, check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_entrypoint_is_valid_sh_and_drops_privileges() -> None:
+    path = DOCKER / "entrypoint.sh"
+    subprocess.run(["sh", "-n", str(path)], check=True)
+    text = path.read_text()
+    assert "setpriv" in text and "PUID" in text and 'exec "$@"' in text
