@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import shutil
 import socket
 import struct
 import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -19,6 +19,8 @@ from typing import Any
 
 from ibapi.client import EClient  # type: ignore[import-untyped]
 from ibapi.wrapper import EWrapper  # type: ignore[import-untyped]
+
+from ibpilot.testing import NetnsPeer
 
 ROOT = Path(__file__).resolve().parents[2]
 API_SRC = ROOT / "sim" / "src" / "ibpilot" / "sim" / "api"
@@ -179,18 +181,61 @@ def wait_until(
         sleep(interval)
 
 
-def local_non_loopback_ipv4() -> str | None:
-    """An IPv4 address of this host that is not loopback (connecting to it from here makes us a 'remote' peer)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        for _, name in socket.if_nameindex():
-            try:
-                packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
-            except OSError:
-                continue
-            ip = socket.inet_ntoa(packed[20:24])
-            if not ip.startswith("127."):
-                return ip
-    return None
+# ---------------------------------------------------------------- clients on a remote peer (a private netns)
+
+_PEER_PRELUDE = f"import json, sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+
+_PEER_HANDSHAKE = """
+import socket
+from _apiserver import closed_by_peer, raw_handshake
+host, port = sys.argv[1], int(sys.argv[2])
+out = {}
+with socket.create_connection((host, port), timeout=5) as s:
+    out["local"] = s.getsockname()[0]
+    try:
+        out["reply"] = raw_handshake(s)
+    except ConnectionResetError:
+        out["reply"] = None
+    out["closed"] = out["reply"] is None or closed_by_peer(s, 1.0)
+print(json.dumps(out))
+"""
+
+_PEER_IB_CONNECT = """
+import asyncio
+from ib_async import IB
+host, port, client_id, timeout = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+async def go():
+    ib = IB()
+    try:
+        await ib.connectAsync(host, port, clientId=client_id, timeout=timeout, readonly=True)
+        t = await ib.reqCurrentTimeAsync()
+        return {"ok": ib.isConnected(), "accounts": list(ib.managedAccounts()), "time": t.timestamp()}
+    except BaseException as e:
+        return {"ok": False, "error": f"{type(e).__name__}: {e}"}
+    finally:
+        ib.disconnect()
+print(json.dumps(asyncio.run(go())))
+"""
+
+
+def _peer_python(ns: NetnsPeer, code: str, *args: str | int | float, timeout: float) -> dict[str, Any]:
+    res = ns.run([sys.executable, "-c", _PEER_PRELUDE + code, *map(str, args)], timeout=timeout)
+    assert res.returncode == 0 and res.stdout.strip(), f"peer client failed ({res.returncode}): {res.stderr[-3000:]}"
+    out: dict[str, Any] = json.loads(res.stdout.strip().splitlines()[-1])
+    return out
+
+
+def peer_handshake(ns: NetnsPeer, port: int, timeout: float = 20) -> dict[str, Any]:
+    """From inside `ns`: connect to ns.host_ip:port, send the API handshake.
+
+    {"local": our address, "reply": the server's first frame or None when it closed, "closed": bool}."""
+    return _peer_python(ns, _PEER_HANDSHAKE, ns.host_ip, port, timeout=timeout)
+
+
+def peer_ib_connect(ns: NetnsPeer, port: int, client_id: int, timeout: float = 10) -> dict[str, Any]:
+    """From inside `ns`: ib_async (readonly) connects to ns.host_ip:port. {"ok": True, "accounts", "time"} or
+    {"ok": False, "error"}."""
+    return _peer_python(ns, _PEER_IB_CONNECT, ns.host_ip, port, client_id, timeout, timeout=timeout + 20)
 
 
 # ---------------------------------------------------------------- raw wire helpers

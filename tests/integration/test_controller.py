@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from _apiserver import peer_ib_connect
 from ib_async import IB
+
+from ibpilot.testing import NetnsPeer, netns_peer
 
 pytestmark = pytest.mark.integration
 
@@ -183,9 +188,35 @@ def test_routine_dialogs_and_never_a_bare_ok_on_the_progress_box(controlled) -> 
     assert "Gateway dialog 'Gateway': Attempt 1: connecting to server" in c.log()
 
 
-def test_accept_incoming_connection_prompt_is_answered_by_setting(controlled) -> None:
-    c = controlled({"localhost_only": False, "trusted_ips": []}, TWS_ACCEPT_INCOMING="reject")
+@pytest.fixture
+def netns() -> Iterator[NetnsPeer]:
+    # the "remote" API client lives in a private network namespace: it reaches the Gateway at netns.host_ip
+    with netns_peer() as ns:
+        yield ns
+
+
+def test_accept_incoming_prompt_accepts_a_remote_client(controlled, netns: NetnsPeer) -> None:
+    c = controlled({"localhost_only": False}, TWS_ACCEPT_INCOMING="accept")
     c.wait_log(r"READY mode=paper")
+    got = peer_ib_connect(netns, c.port, 21, timeout=20)
+    assert got["ok"] is True and got["accounts"] == ["DU1234567"], f"{got}\n{c.tail()}"
+    c.wait_log(rf"incoming API connection prompt \(accept\): .*{re.escape(netns.peer_ip)}")
+    c.wait_log(r"click '(OK|Yes)' in 'IBKR Gateway'")  # the prompt's title (sim default), not another OK
+    answers = c.event("accept_incoming_answer")
+    assert [(a["peer"], a["accepted"]) for a in answers] == [(netns.peer_ip, True)], answers
+    assert "ALERT_UNKNOWN_WINDOW" not in c.log()
+
+
+def test_accept_incoming_prompt_rejects_a_remote_client(controlled, netns: NetnsPeer) -> None:
+    c = controlled({"localhost_only": False}, TWS_ACCEPT_INCOMING="reject")
+    c.wait_log(r"READY mode=paper")
+    got = peer_ib_connect(netns, c.port, 22, timeout=20)
+    assert got["ok"] is False, f"{got}\n{c.tail()}"
+    c.wait_log(rf"incoming API connection prompt \(reject\): .*{re.escape(netns.peer_ip)}")
+    c.wait_log(r"click 'No' in 'IBKR Gateway'")
+    answers = c.event("accept_incoming_answer")
+    assert [(a["peer"], a["accepted"]) for a in answers] == [(netns.peer_ip, False)], answers
+    assert ib_connect(c.port, client_id=23) == ["DU1234567"]  # 127.0.0.1 needs no prompt
     assert "ALERT_UNKNOWN_WINDOW" not in c.log()
 
 

@@ -21,7 +21,8 @@ from _apiserver import (
     closed_by_peer,
     frame,
     ibapi_client,
-    local_non_loopback_ipv4,
+    peer_handshake,
+    peer_ib_connect,
     raw_handshake,
     read_frame,
     wait_until,
@@ -29,6 +30,8 @@ from _apiserver import (
 from ib_async import IB, MarketOrder, Stock, util
 from ibapi.contract import Contract as IbapiContract  # type: ignore[import-untyped]
 from ibapi.order import Order as IbapiOrder  # type: ignore[import-untyped]
+
+from ibpilot.testing import NetnsPeer, netns_peer
 
 pytestmark = pytest.mark.integration
 
@@ -395,38 +398,53 @@ def test_stop_refuses_and_start_rebinds(server: ApiServerProc) -> None:
     ib.disconnect()
 
 
-def test_peer_rules(start_server: StartFn) -> None:
-    ip = local_non_loopback_ipv4()
-    assert ip, "this test needs a non-loopback IPv4 address on the host to act as a remote peer"
+@pytest.fixture
+def netns() -> Iterator[NetnsPeer]:
+    with netns_peer() as ns:
+        yield ns
+
+
+def test_peer_rules(start_server: StartFn, netns: NetnsPeer) -> None:
+    # the remote peer is a client inside our private network namespace; it reaches the server at host_ip
+    ip = netns.peer_ip
+    bind = ("--bind", "0.0.0.0")  # 127.0.0.1 (the local client) and host_ip (the namespace's peer)
 
     # default: localhost only → a remote peer is accepted, then closed
-    srv = start_server("--accounts", ACCOUNTS, "--bind", "0.0.0.0")
-    with socket.create_connection((ip, srv.port), timeout=5) as s:
-        s.sendall(b"API\0" + struct.pack(">I", 9) + b"v100..176")
-        assert closed_by_peer(s, 5)
+    srv = start_server("--accounts", ACCOUNTS, *bind)
+    got = peer_handshake(netns, srv.port)
+    assert got["local"] == ip and got["reply"] is None and got["closed"], got
     srv.wait_event("api_rejected", peer=ip, reason="localhost_only")
+    assert not srv.find("api_accept_incoming")
     ib = connect_ib(srv.port, 51)  # 127.0.0.1 is always allowed
     ib.disconnect()
+    srv.wait_event("api_connect", client_id=51, peer="127.0.0.1")
+    assert peer_ib_connect(netns, srv.port, 54, timeout=3)["ok"] is False
+    assert not srv.find("api_connect", client_id=54)
 
     # not localhost-only, peer not trusted, dialog says no
-    srv = start_server("--accounts", ACCOUNTS, "--bind", "0.0.0.0", "--not-localhost-only")
-    with socket.create_connection((ip, srv.port), timeout=5) as s:
-        assert raw_handshake(s) is None
+    srv = start_server("--accounts", ACCOUNTS, *bind, "--not-localhost-only")
+    got = peer_handshake(netns, srv.port)
+    assert got["reply"] is None and got["closed"], got
     srv.wait_event("api_accept_incoming", peer=ip, accepted=False)
     srv.wait_event("api_rejected", peer=ip, reason="declined")
+    refused = peer_ib_connect(netns, srv.port, 55, timeout=3)
+    assert refused["ok"] is False, refused
+    assert not srv.find("api_connect", client_id=55)
 
     # dialog says yes
-    srv = start_server(
-        "--accounts", ACCOUNTS, "--bind", "0.0.0.0", "--not-localhost-only", "--accept-incoming", "accept"
-    )
-    ib = connect_ib(srv.port, 52, host=ip)
-    ib.disconnect()
+    srv = start_server("--accounts", ACCOUNTS, *bind, "--not-localhost-only", "--accept-incoming", "accept")
+    got = peer_handshake(netns, srv.port)
+    assert got["reply"] is not None and got["reply"][0] == "176" and not got["closed"], got
+    ok = peer_ib_connect(netns, srv.port, 52)
+    assert ok["ok"] is True and ok["accounts"] == ACCOUNTS.split(","), ok
+    srv.wait_event("api_accept_incoming", peer=ip, accepted=True)
     srv.wait_event("api_connect", client_id=52, peer=ip)
+    srv.wait_event("api_disconnect", client_id=52)
 
     # trusted IP: no dialog at all
-    srv = start_server("--accounts", ACCOUNTS, "--bind", "0.0.0.0", "--not-localhost-only", "--trusted", ip)
-    ib = connect_ib(srv.port, 53, host=ip)
-    ib.disconnect()
+    srv = start_server("--accounts", ACCOUNTS, *bind, "--not-localhost-only", "--trusted", ip)
+    ok = peer_ib_connect(netns, srv.port, 53)
+    assert ok["ok"] is True and ok["accounts"] == ACCOUNTS.split(","), ok
     srv.wait_event("api_connect", client_id=53, peer=ip)
     assert not srv.find("api_accept_incoming")
 

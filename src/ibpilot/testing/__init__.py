@@ -1,9 +1,11 @@
-"""What ibpilot's tests (and benchmarks, and the demo) share: a virtual display, free ports, and a
-simulated Gateway started exactly like the real one (install tree, java command, in-JVM agent)."""
+"""What ibpilot's tests (and benchmarks, and the demo) share: a virtual display, free ports, a private network
+namespace for "remote" peers, and a simulated Gateway started exactly like the real one (install tree, java
+command, in-JVM agent)."""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -11,7 +13,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,138 @@ def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: flo
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
         time.sleep(interval)
+
+
+# ---------------------------------------------------------------- a remote peer in a private network namespace
+
+NETNS_NET = "10.231"  # the /16 our namespaces' /30 links come from (host .1, namespace .2 of each /30)
+_netns_seq = itertools.count()
+
+
+class NetnsError(RuntimeError):
+    """The private network namespace could not be set up (needs root or CAP_NET_ADMIN, and iproute2)."""
+
+
+@dataclass
+class NetnsPeer:
+    """A network namespace linked to this host by one veth pair: the namespace is a "remote" host.
+
+    From inside the namespace (:meth:`run`, :meth:`popen`) only `host_ip` is reachable (there is no other route);
+    on this host, `peer_ip` is the namespace's address. Made by :func:`netns_peer`.
+    """
+
+    name: str
+    host_if: str
+    peer_if: str
+    host_ip: str
+    peer_ip: str
+    procs: list[subprocess.Popen[Any]] = field(default_factory=list)
+
+    def argv(self, argv: Sequence[str]) -> list[str]:
+        return [_ip_exe(), "netns", "exec", self.name, *argv]
+
+    def run(self, argv: Sequence[str], *, timeout: float = 60, **kw: Any) -> subprocess.CompletedProcess[Any]:
+        """Run `argv` inside the namespace to completion; output is captured as text unless `kw` says otherwise."""
+        if not {"stdout", "stderr", "capture_output"} & kw.keys():
+            kw["capture_output"] = True
+        kw.setdefault("text", True)
+        return subprocess.run(self.argv(argv), timeout=timeout, **kw)
+
+    def popen(self, argv: Sequence[str], **kw: Any) -> subprocess.Popen[Any]:
+        """Start `argv` inside the namespace (in its own session); it is killed when the namespace goes."""
+        kw.setdefault("start_new_session", True)
+        proc: subprocess.Popen[Any] = subprocess.Popen(self.argv(argv), **kw)
+        self.procs.append(proc)
+        return proc
+
+    def pids(self) -> list[int]:
+        out = subprocess.run([_ip_exe(), "netns", "pids", self.name], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split() if p.isdigit()]
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(10)
+        self.procs.clear()
+        for pid in self.pids():  # anything still in our namespace was started by us (its children)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        # deleting the namespace destroys its end of the veth, which removes the pair; delete both to be sure
+        subprocess.run([_ip_exe(), "netns", "delete", self.name], capture_output=True)
+        subprocess.run([_ip_exe(), "link", "delete", self.host_if], capture_output=True)
+
+
+def _ip_exe() -> str:
+    exe = shutil.which("ip") or next((p for p in ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip") if Path(p).exists()), "")
+    if not exe:
+        raise NetnsError("the `ip` command (iproute2) is not installed (scripts/install-system-deps.sh)")
+    return exe
+
+
+def _ip(*args: str) -> None:
+    res = subprocess.run([_ip_exe(), *args], capture_output=True, text=True, timeout=30)
+    if res.returncode != 0:
+        why = (res.stderr or res.stdout).strip()
+        raise NetnsError(
+            f"`ip {' '.join(args)}` failed ({res.returncode}): {why}. Network tests need a private network "
+            "namespace: run them as root or with CAP_NET_ADMIN (and CAP_SYS_ADMIN for `ip netns`)."
+        )
+
+
+def _netns_subnet() -> int:
+    """Index of a free /30 in NETNS_NET.0.0/16: derived from the pid (parallel workers differ), skipping used ones."""
+    used = subprocess.run([_ip_exe(), "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+    start = (os.getpid() % 1024) * 16 + next(_netns_seq) % 16
+    for k in range(16384):
+        idx = (start + k) % 16384
+        base = idx * 4
+        if f" {NETNS_NET}.{base >> 8}.{(base & 255) + 1}/" not in used:
+            return idx
+    raise NetnsError(f"no free /30 left in {NETNS_NET}.0.0/16")
+
+
+@contextlib.contextmanager
+def netns_peer() -> Iterator[NetnsPeer]:
+    """A private network namespace with a veth link to this host, removed (with what ran in it) on exit.
+
+    `with netns_peer() as ns: ns.run([...])` runs a command as a peer at `ns.peer_ip` that reaches this host at
+    `ns.host_ip` and nothing else. Raises :class:`NetnsError` when the namespace cannot be made (not root / no
+    CAP_NET_ADMIN): tests that need a remote peer must not silently skip.
+    """
+    seq = next(_netns_seq) % 1000
+    stem = f"ibp{os.getpid()}x{seq}"  # ≤ 3 + 7 + 1 + 3 = 14 chars: interface names allow 15
+    idx = _netns_subnet()
+    base = idx * 4
+    third, fourth = base >> 8, base & 255
+    ns = NetnsPeer(
+        name=f"{stem}n",
+        host_if=f"{stem}h",
+        peer_if=f"{stem}n",
+        host_ip=f"{NETNS_NET}.{third}.{fourth + 1}",
+        peer_ip=f"{NETNS_NET}.{third}.{fourth + 2}",
+    )
+    _ip("netns", "add", ns.name)
+    try:
+        _ip("link", "add", ns.host_if, "type", "veth", "peer", "name", ns.peer_if)
+        _ip("link", "set", ns.peer_if, "netns", ns.name)
+        # no IPv6 link-local addresses: the link carries only the IPv4 traffic the test makes
+        with contextlib.suppress(NetnsError):
+            _ip("link", "set", ns.host_if, "addrgenmode", "none")
+        with contextlib.suppress(NetnsError):
+            _ip("-n", ns.name, "link", "set", ns.peer_if, "addrgenmode", "none")
+        _ip("addr", "add", f"{ns.host_ip}/30", "dev", ns.host_if)
+        _ip("link", "set", ns.host_if, "up")
+        _ip("-n", ns.name, "addr", "add", f"{ns.peer_ip}/30", "dev", ns.peer_if)
+        _ip("-n", ns.name, "link", "set", ns.peer_if, "up")
+        _ip("-n", ns.name, "link", "set", "lo", "up")
+        yield ns
+    finally:
+        ns.close()
 
 
 class Xvfb:
