@@ -8,6 +8,8 @@ Every test starts its own JVM(s) on the session's Xvfb and kills them at the end
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import json
 import re
 import socket
@@ -39,7 +41,7 @@ from _sim import (
 )
 from ib_async import IB
 
-from ibpilot.agent.bridge import AgentError
+from ibpilot.agent.bridge import AgentDisconnected, AgentError
 from ibpilot.agent.model import Window
 from ibpilot.gateway.jvm import find_autorestart
 from ibpilot.testing import free_port
@@ -125,7 +127,8 @@ def test_gateway_login_frame_structure_and_refused_api(start: SimFactory) -> Non
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", sim.port), timeout=2).close()
         # closing the login frame ends the application with 0
-        await bridge.close_window(win.handle)
+        with contextlib.suppress(AgentDisconnected):  # the JVM may exit before the agent answers
+            await bridge.close_window(win.handle)
         assert await sim.wait_exit() == 0
         assert (await sim.event("exit"))["code"] == 0
 
@@ -173,7 +176,8 @@ def test_tws_login_frame_totp_jframe_main_window_and_api(start: SimFactory) -> N
         await gone(bridge, cfg.handle)
         await bridge.menu(main.handle, ["File", "Exit"])
         ex = await window(bridge, lambda w: w.label_containing("Are you sure you want to exit?") is not None)
-        await click(bridge, ex, "Yes")
+        with contextlib.suppress(AgentDisconnected):  # the JVM may exit before the agent answers
+            await click(bridge, ex, "Yes")
         assert await sim.wait_exit() == 0
         assert (await sim.event("exit"))["reason"] == "File > Exit"
 
@@ -184,7 +188,7 @@ def test_tws_login_frame_totp_jframe_main_window_and_api(start: SimFactory) -> N
 
 
 def test_gateway_paper_login_sequence_warning_api_326_and_file_close(start: SimFactory) -> None:
-    sim = start()
+    sim = start({"connect_delay_s": 1.0})  # a slow server: time to look at the main window while logging in
 
     async def body() -> None:
         bridge = await sim.agent()
@@ -193,12 +197,13 @@ def test_gateway_paper_login_sequence_warning_api_326_and_file_close(start: SimF
         main = await window(bridge, lambda w: w.is_frame and w.has_menu(["Help", "About IB Gateway"]))
         ev = await sim.event("login_attempt")
         assert ev["mode"] == "paper" and ev["user"] == "demo" and "password" not in ev
-        if sim.find("logged_in") is None:  # (it can't have finished: several steps of 60 ms)
-            assert main.title == "Loading..."
-            assert need(main.menu_item(["Configure", "Settings"])).enabled is False
-            with pytest.raises(AgentError) as ei:
-                await bridge.menu(main.handle, ["Configure", "Settings"])
-            assert ei.value.kind == "disabled"
+        assert sim.find("logged_in") is None
+        assert main.title == "Loading..."
+        assert need(main.menu_item(["Configure", "Settings"])).enabled is False
+        with pytest.raises(AgentError) as ei:
+            await bridge.menu(main.handle, ["Configure", "Settings"])
+        assert ei.value.kind == "disabled"
+        assert sim.find("config_refused") is None and sim.find("logged_in") is None
         assert main.has_menu(["File", "Close"]) and main.has_menu(["File", "Save Settings"])
         assert need(main.named("Minimize")).is_a("JButton") and need(main.named("Close")).is_a("JButton")
         await ib_refused(sim.port)  # still logging in
@@ -260,7 +265,8 @@ def test_gateway_paper_login_sequence_warning_api_326_and_file_close(start: SimF
         assert sim.gw.proc is not None and sim.gw.proc.poll() is None
         await bridge.menu(main.handle, ["File", "Close"])
         ex = await window(bridge, lambda w: w.label_containing("Are you sure you want to exit?") is not None)
-        await click(bridge, ex, "Yes")
+        with contextlib.suppress(AgentDisconnected):  # the JVM may exit before the agent answers
+            await click(bridge, ex, "Yes")
         assert await sim.wait_exit() == 0
         assert (await sim.event("exit"))["reason"] == "File > Close"
         assert sim.find("api_stopped") is not None
@@ -450,6 +456,20 @@ def test_gateway_box_ok_cancels_the_login(start: SimFactory) -> None:
         assert again.handle == login.handle
         await gone(bridge, box.handle)
         assert sim.find("logged_in") is None and sim.find("state", state="authenticating") is None
+
+    run(body())
+
+
+def test_gateway_box_closes_by_itself_and_login_continues(start: SimFactory) -> None:
+    sim = start({"gateway_dialog": {"text": "Please wait", "hold_s": 0.5}, "paper_warning": False})
+
+    async def body() -> None:
+        bridge = await sim.agent()
+        await drive_login(bridge, "gateway")
+        box = await window(bridge, titled("Gateway", "dialog"))
+        await gone(bridge, box.handle)
+        await sim.event("logged_in")
+        assert sim.find("login_cancelled") is None
 
     run(body())
 
@@ -649,7 +669,8 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         assert stored["port"] == new_port and stored["master_client_id"] == "77"
         await bridge.menu(main.handle, ["File", "Close"])
         ex = await window(bridge, lambda w: w.label_containing("Are you sure you want to exit?") is not None)
-        await click(bridge, ex, "Yes")
+        with contextlib.suppress(AgentDisconnected):  # the JVM may exit before the agent answers
+            await click(bridge, ex, "Yes")
         assert await sim.wait_exit() == 0
 
     run(first())
@@ -813,3 +834,9 @@ def test_bad_scenario_exits_2_with_a_message(start: SimFactory, scenario: object
     run(body())
     console = sim.gw.console_path.read_text()
     assert "ibpilot-sim: bad scenario:" in console and needle in console, console
+
+
+def test_totp_helper_matches_rfc_6238_vector() -> None:
+    # RFC 6238 appendix B, SHA1, T=59 s: 94287082 (8 digits) -> 287082 with 6 digits
+    secret = base64.b32encode(b"12345678901234567890").decode()
+    assert totp(secret, at=59) == "287082"
