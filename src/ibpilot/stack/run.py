@@ -233,7 +233,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
     for m in settings.modes():
         ready_file = Path(settings.ready_file(m)).expanduser()
         controller = programs.get(f"controller-{m}", {}).get("state")
-        ready = ready_file.exists() and (controller == "RUNNING" if lay.socket.exists() else True)
+        ready = ready_file.exists() and (controller in ("STARTING", "RUNNING") if lay.socket.exists() else True)
         if lay.socket.exists() and not reachable:
             ready = False
         info: dict[str, Any] = {"ready": ready, "ready_file": str(ready_file), "api_port": settings.api_port(m)}

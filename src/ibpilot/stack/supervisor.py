@@ -177,6 +177,7 @@ def render_conf(
         f"childlogdir={_conf_value(str(lay.log_dir))}",
         f"loglevel={'debug' if settings.log_level == 'debug' else 'info'}",
         "identifier=ibpilot",
+        *(["user=root"] if root else []),  # said on purpose: silences supervisord's warning
         "",
         "[rpcinterface:supervisor]",
         "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface",
@@ -540,15 +541,14 @@ class Stack:
             self._supervisord_argv(),
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdout=subprocess.PIPE if self.forward_logs else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches `ibpilot run` only; it stops things in order
             preexec_fn=_set_pdeathsig,
         )
-        assert self.proc.stdout is not None
-        threading.Thread(target=_pump, args=(self.proc.stdout, "supervisord", self.out, self._lock),
-                         name="supervisord-output", daemon=True).start()
         if self.forward_logs:
+            threading.Thread(target=_pump, args=(self.proc.stdout, "supervisord", self.out, self._lock),
+                             name="supervisord-output", daemon=True).start()
             self._forwarder = LogForwarder({p.name: self.lay.program_log(p.name) for p in self.programs},
                                            self.out, self._lock)
             self._forwarder.start()
