@@ -96,8 +96,9 @@ class Sim:
                 return ev
             if time.monotonic() > deadline:
                 pytest.fail(f"no sim event {name} {match or ''} within {timeout}s\n{self.gw.diagnostics()}")
-            if self.gw.proc is not None and self.gw.proc.poll() is not None and self.find(name, since, **match) is None:
-                pytest.fail(f"JVM exited ({self.gw.proc.returncode}) before event {name} {match}\n{self.gw.diagnostics()}")
+            proc = self.gw.proc
+            if proc is not None and proc.poll() is not None and self.find(name, since, **match) is None:
+                pytest.fail(f"JVM exited ({proc.returncode}) before event {name} {match}\n{self.gw.diagnostics()}")
             await asyncio.sleep(0.03)
 
     async def agent(self) -> AgentBridge:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from _sim import (
+    Sim,
     SimFactory,
     click,
     drive_login,
@@ -41,8 +42,8 @@ from _sim import (
 )
 from ib_async import IB
 
-from ibpilot.agent.bridge import AgentDisconnected, AgentError
-from ibpilot.agent.model import Window
+from ibpilot.agent.bridge import AgentBridge, AgentDisconnected, AgentError
+from ibpilot.agent.model import Component, Window
 from ibpilot.gateway.jvm import find_autorestart
 from ibpilot.testing import free_port
 
@@ -68,10 +69,6 @@ PRECAUTIONS = [  # gateway-ui.md §2.4, exact
 def start(tmp_path: Path, display: str) -> Iterator[SimFactory]:
     with sim_factory(tmp_path, display) as f:
         yield f
-
-
-def shown_titles(sim: object) -> list[str]:
-    return [e["title"] for e in sim.events("shown")]  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- login frames
@@ -275,11 +272,11 @@ def test_gateway_paper_login_sequence_warning_api_326_and_file_close(start: SimF
     run(body())
 
 
-async def _main_logged_in(bridge: object) -> Window | None:
-    for w in await bridge.windows():  # type: ignore[attr-defined]
+async def _main_logged_in(bridge: AgentBridge) -> Window | None:
+    for w in await bridge.windows():
         item = w.menu_item(["Configure", "Settings"])
         if w.is_frame and w.title == "IBKR Gateway" and item is not None and item.enabled:
-            return w  # type: ignore[no-any-return]
+            return w
     return None
 
 
@@ -318,8 +315,8 @@ def test_totp_wrong_code_then_right_code(start: SimFactory) -> None:
     run(body())
 
 
-async def _with_error(bridge: object, handle: str) -> Window | None:
-    w = await bridge.window(handle)  # type: ignore[attr-defined]
+async def _with_error(bridge: AgentBridge, handle: str) -> Window | None:
+    w = await bridge.window(handle)
     return w if w is not None and w.label_containing("Invalid code") is not None else None
 
 
@@ -545,44 +542,49 @@ def test_password_notice_and_tip_of_the_day(start: SimFactory) -> None:
 # ---------------------------------------------------------------- configuration dialog (gateway-ui.md §2.4, §7)
 
 
-async def _open_config(sim: object, bridge: object) -> tuple[Window, Window]:
+async def _open_config(sim: Sim, bridge: AgentBridge) -> tuple[Window, Window]:
     main = await until(lambda: _main_logged_in(bridge), 15, "main window ready")
-    await bridge.menu(main.handle, ["Configure", "Settings"])  # type: ignore[attr-defined]
-    cfg = await window(bridge, lambda w: w.is_dialog and w.title_contains("Configuration"))  # type: ignore[arg-type]
+    await bridge.menu(main.handle, ["Configure", "Settings"])
+    cfg = await window(bridge, lambda w: w.is_dialog and w.title_contains("Configuration"))
     return main, cfg
 
 
-def _port_field(cfg: Window) -> tuple[object, object]:
-    sp = need(cfg.named("Socket port"), "container named 'Socket port'")
-    mc = need(cfg.named("Master API client ID"), "container named 'Master API client ID'")
-    return need(sp.text_fields()[0] if sp.text_fields() else None), need(mc.text_fields()[0] if mc.text_fields() else None)
+def _inner_field(cfg: Window, name: str) -> Component:
+    box = need(cfg.named(name), f"container named {name!r}")
+    return need(box.text_field(0), f"a JTextField inside {name!r}")
 
 
-async def _lock_and_exit(bridge: object, cfg: Window) -> tuple[Window, object, object]:
-    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["Lock and Exit"])  # type: ignore[attr-defined]
+def _port_field(cfg: Window) -> tuple[Component, Component]:
+    return _inner_field(cfg, "Socket port"), _inner_field(cfg, "Master API client ID")
+
+
+async def _lock_and_exit(bridge: AgentBridge, cfg: Window) -> tuple[Window, Component, Component]:
+    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["Lock and Exit"])
     cfg = await until(lambda: _page_with(bridge, cfg.handle, "Set Auto"), 5, "Lock and Exit page")
     label = need(cfg.label_containing("Set Auto"))
     container = need(cfg.at(label.path[:-2]), "label's grandparent")
     return cfg, label, container
 
 
-async def _page_with(bridge: object, handle: str, label: str) -> Window | None:
-    w = await bridge.window(handle)  # type: ignore[attr-defined]
+async def _page_with(bridge: AgentBridge, handle: str, label: str) -> Window | None:
+    w = await bridge.window(handle)
     return w if w is not None and w.label_containing(label) is not None else None
 
 
-async def _precautions(bridge: object, cfg: Window) -> Window:
-    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["API", "Precautions"])  # type: ignore[attr-defined]
-    return await until(lambda: _with_toggle(bridge, cfg.handle, PRECAUTIONS[0]), 5, "Precautions page")
+async def _precautions(bridge: AgentBridge, cfg: Window) -> Window:
+    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["API", "Precautions"])
+    page: Window = await until(lambda: _with_toggle(bridge, cfg.handle, PRECAUTIONS[0]), 5, "Precautions page")
+    return page
 
 
-async def _settings_page(bridge: object, cfg: Window) -> Window:
-    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["API", "Settings"])  # type: ignore[attr-defined]
-    return await until(lambda: _with_toggle(bridge, cfg.handle, "Read-Only API"), 5, "API Settings page")
+async def _settings_page(bridge: AgentBridge, cfg: Window) -> Window:
+    await bridge.tree_select(cfg.handle, need(cfg.of_type("JTree")[0]).path, ["API", "Settings"])
+    page: Window = await until(lambda: _with_toggle(bridge, cfg.handle, "Read-Only API"), 5, "API Settings page")
+    return page
 
 
-async def _with_toggle(bridge: object, handle: str, text: str) -> Window | None:
-    w = await bridge.window(handle)  # type: ignore[attr-defined]
+async def _with_toggle(bridge: AgentBridge, handle: str, text: str) -> Window | None:
+    w = await bridge.window(handle)
     return w if w is not None and w.toggle(text) is not None else None
 
 
@@ -605,9 +607,9 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         assert [c.text for c in need(root.child("API")).children] == ["Settings", "Precautions"]
         assert tree.selection == ("API", "Settings")  # opens on API > Settings
         port_f, master_f = _port_field(cfg)
-        assert int(port_f.text) == sim.port and port_f is not None  # type: ignore[attr-defined]
-        assert cfg.text_fields()[0].path == port_f.path  # type: ignore[attr-defined]  # first JTextField (IBAutomater)
-        assert int(master_f.text) == 0  # type: ignore[attr-defined]
+        assert int(need(port_f.text)) == sim.port
+        assert cfg.text_fields()[0].path == port_f.path  # first JTextField (IBAutomater)
+        assert master_f.text == "0"
         ro = need(cfg.toggle("Read-Only API"))
         assert ro.is_a("JCheckBox") and ro.selected
         assert need(cfg.toggle("Allow connections from localhost only")).selected
@@ -616,7 +618,7 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         for b in ("OK", "Apply", "Cancel", "Reset API order ID sequence"):
             assert cfg.button(b) is not None, b
         # an invalid port is refused with an Error box and nothing applied
-        await bridge.set_text(cfg.handle, port_f.path, "not-a-port")  # type: ignore[attr-defined]
+        await bridge.set_text(cfg.handle, port_f.path, "not-a-port")
         await click(bridge, cfg, "Apply")
         err = await window(bridge, titled("Error", "dialog"))
         await click(bridge, err, "OK")
@@ -630,8 +632,8 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         # edit every page like IBC: port, master id, read-only; one precaution; Lock and Exit
         cfg = await refresh(bridge, cfg)
         port_f, master_f = _port_field(cfg)
-        await bridge.set_text(cfg.handle, port_f.path, str(new_port))  # type: ignore[attr-defined]
-        await bridge.set_text(cfg.handle, master_f.path, "77")  # type: ignore[attr-defined]
+        await bridge.set_text(cfg.handle, port_f.path, str(new_port))
+        await bridge.set_text(cfg.handle, master_f.path, "77")
         await bridge.toggle(cfg.handle, need(cfg.toggle("Read-Only API")).path, False)
         cfg = await _precautions(bridge, cfg)
         assert cfg.named("Socket port") is None  # only the selected page is in the hierarchy
@@ -641,9 +643,9 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         await bridge.toggle(cfg.handle, need(cfg.toggle(PRECAUTIONS[0])).path, True)
         cfg, label, c = await _lock_and_exit(bridge, cfg)
         assert label.is_a("JLabel") and label.plain_text == "Set Auto Restart Time (HH:MM)"
-        tf = need(c.text_fields()[0] if c.text_fields() else None)  # type: ignore[attr-defined]
+        tf = need(c.text_fields()[0] if c.text_fields() else None)
         assert re.fullmatch(r"\d\d:\d\d", tf.text or "") and tf.text == "11:45"
-        radios = {r.text: r for r in c.of_type("JRadioButton")}  # type: ignore[attr-defined]
+        radios = {r.text: r for r in c.of_type("JRadioButton")}
         assert set(radios) == {"AM", "PM", "Auto logoff", "Auto restart"}
         assert radios["PM"].selected and radios["Auto restart"].selected
         await bridge.set_text(cfg.handle, tf.path, "11:30")
@@ -652,7 +654,7 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         # values survive the page switches; OK persists and closes
         cfg = await _settings_page(bridge, cfg)
         port_f, master_f = _port_field(cfg)
-        assert port_f.text == str(new_port) and master_f.text == "77"  # type: ignore[attr-defined]
+        assert port_f.text == str(new_port) and master_f.text == "77"
         mark = sim.mark()
         await click(bridge, cfg, "OK")
         saved = await sim.event("config_saved")
@@ -686,13 +688,13 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         await ib_session(new_port, 13, [PAPER_ACCOUNT])
         _, cfg = await _open_config(again, bridge)
         port_f, master_f = _port_field(cfg)
-        assert port_f.text == str(new_port) and master_f.text == "77"  # type: ignore[attr-defined]
+        assert port_f.text == str(new_port) and master_f.text == "77"
         assert need(cfg.toggle("Read-Only API")).selected is False
         cfg = await _precautions(bridge, cfg)
         assert need(cfg.toggle(PRECAUTIONS[0])).selected and not need(cfg.toggle(PRECAUTIONS[1])).selected
         cfg, _, c = await _lock_and_exit(bridge, cfg)
-        assert need(c.text_fields()[0]).text == "11:30"  # type: ignore[attr-defined]
-        radios = {r.text: r.selected for r in c.of_type("JRadioButton")}  # type: ignore[attr-defined]
+        assert need(c.text_fields()[0]).text == "11:30"
+        radios = {r.text: r.selected for r in c.of_type("JRadioButton")}
         assert radios == {"AM": True, "PM": False, "Auto logoff": True, "Auto restart": False}
         await click(bridge, cfg, "Cancel")
         await gone(bridge, cfg.handle)
@@ -784,10 +786,10 @@ def test_hang_at_edt_blocks_windows_but_ping_answers(start: SimFactory) -> None:
     run(body())
 
 
-async def _edt_busy_error(bridge: object) -> AgentError | None:
+async def _edt_busy_error(bridge: AgentBridge) -> AgentError | None:
     # the hang starts on a timer after logged_in: retry until a windows request hits the blocked EDT
     try:
-        await bridge.windows(timeout=10)  # type: ignore[attr-defined]
+        await bridge.windows(timeout=10)
     except AgentError as e:
         return e
     return None
@@ -826,7 +828,7 @@ def test_self_login_live_types_its_own_totp(start: SimFactory) -> None:
     (["not", "an", "object"], "bad scenario"),
 ])
 def test_bad_scenario_exits_2_with_a_message(start: SimFactory, scenario: object, needle: str) -> None:
-    sim = start(scenario)  # type: ignore[arg-type]
+    sim = start(scenario)
 
     async def body() -> None:
         assert await sim.wait_exit() == 2
