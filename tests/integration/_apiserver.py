@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,22 +163,6 @@ class ApiServerProc:
                     f.close()
 
 
-def wait_until(
-    cond: Callable[[], Any],
-    timeout: float,
-    what: str,
-    interval: float = 0.01,
-    sleep: Callable[[float], Any] = time.sleep,
-) -> Any:
-    """Poll cond until truthy; pass `sleep=ib.sleep` to keep an ib_async event loop running meanwhile."""
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        sleep(interval)
 
 
 # ---------------------------------------------------------------- clients on a remote peer (a private netns)

@@ -25,13 +25,12 @@ from _apiserver import (
     peer_ib_connect,
     raw_handshake,
     read_frame,
-    wait_until,
 )
 from ib_async import IB, MarketOrder, Stock, util
 from ibapi.contract import Contract as IbapiContract  # type: ignore[import-untyped]
 from ibapi.order import Order as IbapiOrder  # type: ignore[import-untyped]
 
-from ibpilot.testing import NetnsPeer, netns_peer
+from ibpilot.testing import NetnsPeer, netns_peer, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import StackFactory, accepts
 from ib_async import IB
 
-from ibpilot.testing import free_port, wait_until
+from ibpilot.testing import descendants, free_port, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
 
@@ -47,28 +47,12 @@ class Sshd:
         """Stop the listener and every session it forked (they outlive the listener otherwise)."""
         if self.proc is None:
             return
-        for pid in [*_descendants(self.proc.pid), self.proc.pid]:
+        for pid in [*descendants(self.proc.pid), self.proc.pid]:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         self.proc.wait(10)
         self.proc = None
 
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from conftest import RunningStack, StackFactory, accepts, refused
 from ib_async import IB
 from PIL import Image
 
-from ibpilot.testing import wait_until
+from ibpilot.testing import descendants, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
 
@@ -107,7 +107,7 @@ def test_secrets_are_not_in_conf_argv_or_children_env(full: Full) -> None:
         assert secret not in ps
     # Only `ibpilot run` itself was given the secrets; everything under supervisord gets *_FILE paths.
     assert st.proc is not None
-    for pid in _descendants(st.proc.pid):
+    for pid in descendants(st.proc.pid):
         try:
             env = Path(f"/proc/{pid}/environ").read_bytes()
         except OSError:
@@ -121,22 +121,6 @@ def test_secrets_are_not_in_conf_argv_or_children_env(full: Full) -> None:
     assert (st.run_dir / "vnc.passwd").stat().st_mode & 0o777 == 0o600
     assert st.run_dir.stat().st_mode & 0o777 == 0o700
 
-
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def _non_trivial(png: Path, min_colours: int = 8) -> Image.Image:

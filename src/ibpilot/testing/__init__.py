@@ -31,8 +31,17 @@ def free_port(host: str = "127.0.0.1") -> int:
         return port
 
 
-def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: float = 0.02) -> Any:
-    """Poll `cond` until truthy (returning its value) or raise TimeoutError naming `what`."""
+def wait_until(
+    cond: Callable[[], Any],
+    timeout: float,
+    what: str,
+    interval: float = 0.02,
+    sleep: Callable[[float], Any] = time.sleep,
+) -> Any:
+    """Poll `cond` until truthy (returning its value) or raise TimeoutError naming `what`.
+
+    Pass `sleep=ib.sleep` to keep an ib_async event loop running while waiting.
+    """
     deadline = time.monotonic() + timeout
     while True:
         value = cond()
@@ -40,7 +49,26 @@ def wait_until(cond: Callable[[], Any], timeout: float, what: str, interval: flo
             return value
         if time.monotonic() > deadline:
             raise TimeoutError(f"timed out after {timeout:.1f}s waiting for {what}")
-        time.sleep(interval)
+        sleep(interval)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (children, grandchildren, ...), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
 
 
 # ---------------------------------------------------------------- a remote peer in a private network namespace
