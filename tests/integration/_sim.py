@@ -20,7 +20,7 @@ from ib_async import IB
 
 from ibpilot.agent.bridge import AgentBridge
 from ibpilot.agent.model import Component, Window
-from ibpilot.testing import SimGateway, free_port
+from ibpilot.testing import SimGateway, free_port, wait_until
 
 T = TypeVar("T")
 
@@ -279,9 +279,9 @@ async def ib_times_out(port: int, client_id: int = 91, timeout: float = 2) -> No
 
 def _ibapi_session(port: int, client_id: int) -> tuple[int | None, str | None, list[int]]:
     with ibapi_client(port, client_id) as app:
-        _poll(lambda: app.next_id is not None and app.accounts is not None, 10, "ibapi nextValidId + managedAccounts")
+        wait_until(lambda: app.next_id is not None and app.accounts is not None, 10, "nextValidId + managedAccounts")
         app.reqCurrentTime()
-        _poll(lambda: app.times, 10, "ibapi currentTime")
+        wait_until(lambda: app.times, 10, "ibapi currentTime")
         return app.next_id, app.accounts, list(app.times)
 
 
@@ -294,8 +294,8 @@ def _ibapi_duplicate(port: int, client_id: int) -> tuple[list[tuple[int, int, st
     app = IbapiApp()
     try:
         app.start(port, client_id)
-        _poll(lambda: 326 in app.codes(), 10, "error 326 for the duplicate client id")
-        _poll(app.closed.is_set, 10, "connectionClosed after 326")
+        wait_until(lambda: 326 in app.codes(), 10, "error 326 for the duplicate client id")
+        wait_until(app.closed.is_set, 10, "connectionClosed after 326")
         return list(app.errors), app.isConnected()
     finally:
         app.stop()
@@ -305,15 +305,6 @@ async def ibapi_duplicate(port: int, client_id: int) -> tuple[list[tuple[int, in
     return await asyncio.to_thread(_ibapi_duplicate, port, client_id)
 
 
-def _poll(cond: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        v = cond()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
 
 
 async def until(cond: Callable[[], Awaitable[Any]] | Callable[[], Any], timeout: float, what: str) -> Any:
