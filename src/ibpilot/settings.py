@@ -602,6 +602,11 @@ class Settings:
         "LOGIN_TIMEOUT", DURATION, 600.0, group="gateway",
         help="Seconds from pressing Log In to the API being ready (2FA included) before recovery starts.",
     )
+    login_failure_limit: int = var(
+        "LOGIN_FAILURE_LIMIT", Kind("int", "1-20", _p_int(1, 20)), 3, group="gateway",
+        help="Refused logins in a row before the controller gives up (exit 3) instead of retrying; retries "
+        "wait 30 s × the failure count. IB locks an account after a few wrong passwords: keep this low.",
+    )
     ibpilot_sim: bool = var(
         "IBPILOT_SIM", BOOL, False, group="gateway",
         help="yes: run ibpilot's simulated Gateway instead of IB's (demo and tests; no IBKR account).",

@@ -226,3 +226,10 @@ def test_a_dialog_rule_wins_over_the_gateway_catch_all(controlled) -> None:
     c.wait_log(r"dialog rule .* matched")
     assert any(e.get("window") == "Gateway" and e.get("button") == "OK" for e in c.event("clicked"))
     assert c.event("login_cancelled")  # the user asked for it: OK on that box cancels the login, as on Gateway
+
+
+def test_gives_up_with_exit_3_when_credentials_are_refused_too_often(controlled) -> None:
+    c = controlled({"user": "demo", "password": "right"}, LOGIN_FAILURE_LIMIT="1")
+    c.wait_log(r"ALERT_GIVING_UP mode=paper")
+    assert c.proc.wait(30) == 3
+    assert len(c.event("login_attempt")) == 1

@@ -76,6 +76,7 @@ def config_from_settings(s: Settings, mode: Any) -> ControllerConfig:
         record_dir=Path(s.record_windows).expanduser() / mode if s.record_windows else None,
         login_stall_s=min(s.login_timeout, 600.0),
         login_dialog_timeout_s=s.login_dialog_timeout,
+        max_login_failures=s.login_failure_limit,
     )
 
 

@@ -95,20 +95,22 @@ async def relogin_from_frame(inst: Instance, why: str) -> None:
 
 async def login_failed(inst: Instance, win: Window, event: str) -> None:
     inst.login_failures += 1
+    give_up = inst.login_failures >= inst.cfg.max_login_failures
+    delay = 30.0 * inst.login_failures
+    # Set before OK is clicked: OK brings the login frame back, and its flow must see the pending retry.
+    inst.flow_state["retry_at"] = time.monotonic() + (1e9 if give_up else delay)
     text = "; ".join(win.texts()[:4])
     inst.alert(Alert.LOGIN_FAILED, "Gateway refused the login", detail=text, failures=inst.login_failures)
     ok = first_button(win, ("OK", "Close"))
     if ok is not None:
         await inst.click(win, ok)
     inst.fire(Event.LOGIN_FAILED)
-    if inst.login_failures >= inst.cfg.max_login_failures:
+    if give_up:
         from ibpilot.controller.instance import EXIT_GAVE_UP, Outcome
 
         inst.alert(Alert.GIVING_UP, "credentials refused too often; not retrying (avoids an account lock-out)",
                    failures=inst.login_failures)
         raise Outcome("login refused", restart=False, code=EXIT_GAVE_UP)
-    delay = 30.0 * inst.login_failures
-    inst.flow_state["retry_at"] = time.monotonic() + delay
     inst.log.info("retrying the login in %.0fs (failure %d of %d allowed)", delay, inst.login_failures,
                   inst.cfg.max_login_failures)
     await asyncio.sleep(delay)
