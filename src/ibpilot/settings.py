@@ -605,7 +605,7 @@ class Settings:
     login_failure_limit: int = var(
         "LOGIN_FAILURE_LIMIT", Kind("int", "1-20", _p_int(1, 20)), 3, group="gateway",
         help="Refused logins in a row before the controller gives up (exit 3) instead of retrying; retries "
-        "wait 30 s × the failure count. IB locks an account after a few wrong passwords: keep this low.",
+        "wait 30 s times the failure count. IB locks an account after a few wrong passwords: keep this low.",
     )
     ibpilot_sim: bool = var(
         "IBPILOT_SIM", BOOL, False, group="gateway",
