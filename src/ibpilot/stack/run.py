@@ -333,7 +333,7 @@ def connect_text(settings: Settings, env: Mapping[str, str]) -> str:
 ================================================================================
  TWS API (through socat)   {host}:{port}
      from ib_async import IB
-     ib = IB(); ib.connect("{host}", {port}, clientId=1)
+     ib = IB(); ib.connect("{host}", {port}, clientId=1, readonly=True)  # Read-Only API is on
      print(ib.managedAccounts(), ib.reqCurrentTime())
 
  VNC                       {vhost}:{s.vnc_port}   (vncviewer {vhost}::{s.vnc_port})
