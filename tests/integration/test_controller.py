@@ -69,6 +69,7 @@ def test_device_chooser_then_totp(controlled) -> None:
                    TRADING_MODE="live", TWOFACTOR_CODE=TOTP, TWOFA_DEVICE="Mobile Authenticator app")
     c.wait_log(r"READY mode=live")
     assert "choosing second factor device 'Mobile Authenticator app'" in c.log()
+    assert ib_connect(c.port) == ["U1234567"]
 
 
 def test_push_approval_is_waited_for_with_a_clear_alert(controlled) -> None:
@@ -76,6 +77,7 @@ def test_push_approval_is_waited_for_with_a_clear_alert(controlled) -> None:
     c.wait_log(r"ALERT_2FA_PENDING mode=live")
     c.wait_log(r"READY mode=live")
     assert "approve the login on your phone" in c.log()
+    assert ib_connect(c.port) == ["U1234567"]
 
 
 def test_existing_session_is_continued_when_primary(controlled) -> None:
@@ -83,6 +85,7 @@ def test_existing_session_is_continued_when_primary(controlled) -> None:
     c.wait_log(r"READY mode=paper")
     assert "ALERT_EXISTING_SESSION mode=paper action=primary" in c.log()
     assert any(e.get("button") == "Continue Login" for e in c.event("clicked")), c.event("clicked")
+    assert ib_connect(c.port) == ["DU1234567"]
 
 
 def test_api_settings_are_applied_and_read_back(controlled) -> None:
@@ -121,6 +124,14 @@ def test_relogin_required_is_answered(controlled) -> None:
     c.wait_log(r"ALERT_RELOGIN mode=paper")
     c.wait_log(r"READY mode=paper", count=2)
     assert ib_connect(c.port, client_id=12) == ["DU1234567"]
+
+
+def test_tws_live_with_totp(controlled) -> None:
+    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP}, product="tws", TRADING_MODE="live",
+                   TWOFACTOR_CODE=TOTP)
+    c.wait_log(r"READY mode=live")
+    assert "recognised as second_factor" in c.log() and "recognised as main_window_tws" in c.log()
+    assert ib_connect(c.port) == ["U1234567"]
 
 
 def test_tws_paper(controlled) -> None:
@@ -232,4 +243,23 @@ def test_gives_up_with_exit_3_when_credentials_are_refused_too_often(controlled)
     c = controlled({"user": "demo", "password": "right"}, LOGIN_FAILURE_LIMIT="1")
     c.wait_log(r"ALERT_GIVING_UP mode=paper")
     assert c.proc.wait(30) == 3
+    assert len(c.event("login_attempt")) == 1
+
+
+def test_second_factor_timeout_relogs_in_when_allowed(controlled) -> None:
+    c = controlled({"second_factor": {"live": "push"}, "push_approve_after_s": 600, "second_factor_timeout_s": 2},
+                   TRADING_MODE="live", TWOFA_TIMEOUT="2", RELOGIN_AFTER_TWOFA_TIMEOUT="yes")
+    c.wait_log(r"ALERT_2FA_TIMEOUT mode=live .*next=\"re-login in 5s\"")
+    c.wait_log(r"second factor timed out: logging in again")
+    wait_attempts = 2
+    c.wait_log(r"ALERT_2FA_PENDING mode=live", count=wait_attempts)
+    assert len(c.event("login_attempt")) == wait_attempts
+
+
+def test_second_factor_timeout_exits_with_4_when_told_to(controlled) -> None:
+    c = controlled({"second_factor": {"live": "push"}, "push_approve_after_s": 600, "second_factor_timeout_s": 2},
+                   TRADING_MODE="live", TWOFA_TIMEOUT="2", RELOGIN_AFTER_TWOFA_TIMEOUT="no",
+                   TWOFA_TIMEOUT_ACTION="exit", TWOFA_EXIT_INTERVAL="1")
+    c.wait_log(r"ALERT_2FA_TIMEOUT mode=live")
+    assert c.proc.wait(30) == 4
     assert len(c.event("login_attempt")) == 1

@@ -128,12 +128,19 @@ async def second_factor(inst: Instance, win: Window, event: str) -> None:
         inst.log.info("second factor dialog closed %.0fs after Log In", took)
         inst.fire(Event.SECOND_FACTOR_DONE)
         st.pop("tfa_pending", None)
-        if took >= cfg.twofa_timeout_s and cfg.relogin_after_twofa_timeout:
-            inst.alert(Alert.TWOFA_TIMEOUT, "second factor timed out; logging in again", seconds=int(took))
-            await asyncio.sleep(5)
-            await relogin_from_frame(inst, "second factor timed out")
-        else:
-            inst.spawn(_twofa_exit_timer(inst), "2fa-exit-timer")
+        if took >= cfg.twofa_timeout_s:
+            # Gateway brings the login frame back; its flow must not log in by itself (IBC §5.1 decides).
+            again = cfg.relogin_after_twofa_timeout
+            st["retry_at"] = time.monotonic() + (5.0 if again else 1e9)
+            inst.alert(Alert.TWOFA_TIMEOUT, "second factor not completed in time", seconds=int(took),
+                       next="re-login in 5s" if again else cfg.twofa_timeout_action)
+            if again:
+                await asyncio.sleep(5)
+                st.pop("retry_at", None)
+                st.pop("tfa_started", None)
+                await relogin_from_frame(inst, "second factor timed out")
+                return
+        inst.spawn(_twofa_exit_timer(inst), "2fa-exit-timer")
         return
     if st.get("tfa_started") is None:
         st["tfa_started"] = time.monotonic()
