@@ -108,3 +108,20 @@ def test_both_modes_side_by_side(stacks: StackFactory) -> None:
     assert "live: READY" in r.stdout and "paper: READY" in r.stdout
     assert st.terminate(90) == 0
     assert st.leftovers() == []
+
+
+def test_missing_install_is_refused_or_filled_by_the_simulator(stacks: StackFactory) -> None:
+    st = stacks(start=False, IBPILOT_SIM="no")
+    empty = st.root / "empty-jts"
+    st.env["TWS_PATH"] = str(empty)
+    r = subprocess.run([sys.executable, "-m", "ibpilot", "run"], env=st.env, capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "no gateway installation found" in r.stderr and "IBPILOT_SIM=yes" in r.stderr
+    assert not empty.exists() and st.leftovers() == []
+
+    st.env["IBPILOT_SIM"] = "yes"  # nothing installed there: `ibpilot run` installs the simulator first
+    st.start()
+    st.wait_ready("paper")
+    assert (empty / "ibgateway" / "1037" / "ibgateway.vmoptions").exists()
+    assert st.terminate(90) == 0

@@ -118,7 +118,8 @@ def preflight(settings: Settings, programs: list[Program]) -> list[str]:
     try:
         find_install(Path(settings.tws_path).expanduser(), settings.gateway_or_tws, settings.tws_major_vrsn)
     except (InstallError, OSError) as exc:
-        errors.append(f"TWS_PATH={settings.tws_path!r}: {exc}")
+        if not settings.ibpilot_sim:  # with IBPILOT_SIM=yes, run_stack installs the simulator there
+            errors.append(f"TWS_PATH={settings.tws_path!r}: {exc} (or set IBPILOT_SIM=yes to try the simulator)")
     if settings.start_xvfb:
         n = settings.display_number
         if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
@@ -128,6 +129,17 @@ def preflight(settings: Settings, programs: list[Program]) -> list[str]:
         if not _port_free(bind, port):
             errors.append(f"{what}: {bind}:{port} is already in use")
     return errors
+
+
+def _install_simulator_if_wanted(settings: Settings) -> None:
+    """IBPILOT_SIM=yes and nothing installed at TWS_PATH: install the simulated Gateway there."""
+    from ibpilot.gateway.install import installed_versions
+    from ibpilot.sim.install import DEFAULT_VERSION, install
+
+    tws_path = Path(settings.tws_path).expanduser()
+    if settings.ibpilot_sim and not installed_versions(tws_path, settings.gateway_or_tws):
+        prog = install(tws_path, settings.gateway_or_tws, settings.tws_major_vrsn or DEFAULT_VERSION)
+        log.info("IBPILOT_SIM=yes: simulated %s installed in %s", settings.gateway_or_tws, prog)
 
 
 def summary(settings: Settings, programs: list[Program], lay: sv.Layout) -> str:
@@ -164,6 +176,7 @@ def run_stack(
         return sv.EXIT_CONFIG
     for w in settings.warnings:
         log.warning("configuration: %s", w)
+    _install_simulator_if_wanted(settings)
     stack = sv.Stack(settings, programs, env, out=out or sys.stdout, forward_logs=forward_logs, grace=grace,
                      on_ready=on_ready)
     print(summary(settings, programs, stack.lay), flush=True)
