@@ -92,7 +92,7 @@ def test_both_modes_side_by_side(stacks: StackFactory) -> None:
                                 ("paper", st.ports["socat_paper"], "DU1234567")):
         wait_until(lambda p=port: accepts(p), 15, f"socat {mode}")  # type: ignore[misc]
         ib = IB()
-        ib.connect("127.0.0.1", port, clientId=3, timeout=15)
+        ib.connect("127.0.0.1", port, clientId=3, timeout=15, readonly=True)
         try:
             assert ib.managedAccounts() == [account], mode
             assert ib.reqCurrentTime().year >= 2024
@@ -124,4 +124,27 @@ def test_missing_install_is_refused_or_filled_by_the_simulator(stacks: StackFact
     st.start()
     st.wait_ready("paper")
     assert (empty / "ibgateway" / "1037" / "ibgateway.vmoptions").exists()
+    assert st.terminate(90) == 0
+
+
+def test_one_side_failing_in_dual_mode_is_visible_and_the_other_keeps_running(stacks: StackFactory) -> None:
+    st = stacks({"user": "tester", "password": "Tw5-P4ssw0rd-xyzzy", "second_factor": "none"}, start=False,
+                TRADING_MODE="both",
+                DUAL_MODE_POLICY="keep-other", LOGIN_FAILURE_LIMIT="1")
+    st.env.update(TWS_API_PORT_PAPER=str(st.ports["api_paper"]), SOCAT_PORT_PAPER=str(st.ports["socat_paper"]),
+                  TWS_USERID_PAPER="tester", TWS_PASSWORD_PAPER="wrong-password")
+    st.start()
+    st.wait_ready("live", 90)
+    wait_until(lambda: "ALERT_MODE_DOWN mode=paper" in st.output(), 60, "ALERT_MODE_DOWN for paper")
+    assert "ALERT_GIVING_UP mode=paper" in st.output()
+    assert st.proc is not None and st.proc.poll() is None  # keep-other: the stack goes on
+    time.sleep(3)  # supervisord would have respawned a refused controller by now
+    assert st.output().count("spawned: 'controller-paper'") == 1, st.output()[-3000:]
+    ib = IB()
+    ib.connect("127.0.0.1", st.ports["socat"], clientId=4, timeout=15, readonly=True)
+    try:
+        assert ib.managedAccounts() == ["U1234567"]
+    finally:
+        ib.disconnect()
+    assert st.status().returncode != 0  # not every mode is ready: the health check says so
     assert st.terminate(90) == 0

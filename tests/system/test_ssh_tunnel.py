@@ -67,7 +67,7 @@ def sshd(tmp_path: Path) -> Iterator[Sshd]:
 
 def api_through(port: int) -> list[str]:
     ib = IB()
-    ib.connect("127.0.0.1", port, clientId=11, timeout=10)
+    ib.connect("127.0.0.1", port, clientId=11, timeout=10, readonly=True)
     try:
         ib.reqCurrentTime()
         return list(ib.managedAccounts())

@@ -66,7 +66,7 @@ def full(stacks: StackFactory) -> Full:
 
 def connect(port: int, client_id: int = 1, host: str = "127.0.0.1") -> IB:
     ib = IB()
-    ib.connect(host, port, clientId=client_id, timeout=15)
+    ib.connect(host, port, clientId=client_id, timeout=15, readonly=True)  # Read-Only API is on
     return ib
 
 

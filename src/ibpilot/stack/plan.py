@@ -162,7 +162,9 @@ def plan(settings: Settings, *, exe: Sequence[str] = ("ibpilot",)) -> list[Progr
             name=name,
             argv=(*exe, "control"),
             env={"IBPILOT_INSTANCE": mode, "DISPLAY": display},
-            startsecs=10,
+            # 0: supervisord must not treat a quick exit as a failed start and retry it; the controller's
+            # exit code decides (3 = credentials refused must stay down: no lock-out storm).
+            startsecs=0,
             priority=30 + i,
             depends_on=x_dep,
             ready=Ready("file", s.ready_file(mode)),
