@@ -263,3 +263,17 @@ def test_second_factor_timeout_exits_with_4_when_told_to(controlled) -> None:
     c.wait_log(r"ALERT_2FA_TIMEOUT mode=live")
     assert c.proc.wait(30) == 4
     assert len(c.event("login_attempt")) == 1
+
+
+def test_warm_state_is_copied_in_and_jts_ini_keeps_its_keys(controlled, tmp_path: Path) -> None:
+    warm = tmp_path / "warm"
+    (warm / "xyzuser").mkdir(parents=True)
+    (warm / "jts.ini").write_text("[Logon]\nColorPalletName=dark\n")
+    (warm / "xyzuser" / "marker.xml").write_text("<warm/>")
+    c = controlled(GATEWAY_WARM_STATE=str(warm), TRUSTED_IPS="10.1.2.3")
+    c.wait_log(r"READY mode=paper")
+    settings = c.tmp / "settings"
+    assert (settings / "xyzuser" / "marker.xml").read_text() == "<warm/>"
+    ini = (settings / "jts.ini").read_text()
+    assert "ColorPalletName=dark" in ini and "ApiOnly=true" in ini and "TrustedIPs=127.0.0.1,10.1.2.3" in ini
+    assert "warm state: 2 files" in c.log()

@@ -74,6 +74,8 @@ def config_from_settings(s: Settings, mode: Any) -> ControllerConfig:
         java_opts=tuple(s.java_opts),
         ready_file=Path(s.ready_file(mode)).expanduser(),
         record_dir=Path(s.record_windows).expanduser() / mode if s.record_windows else None,
+        warm_state=Path(s.gateway_warm_state) if s.gateway_warm_state else None,
+        custom_config=s.custom_config,
         login_stall_s=min(s.login_timeout, 600.0),
         login_dialog_timeout_s=s.login_dialog_timeout,
         max_login_failures=s.login_failure_limit,

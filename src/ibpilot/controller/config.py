@@ -69,6 +69,8 @@ class ControllerConfig:
     heap_mb: int | None = None
     java_opts: tuple[str, ...] = ()
     ready_file: Path | None = None
+    warm_state: Path | None = None  # copied into settings_dir before each cold start
+    custom_config: bool = False  # the user manages jts.ini: do not edit it
     record_dir: Path | None = None  # write every window snapshot here (JSON) for bug reports / recognisers
     login_dialog_timeout_s: float = 60.0  # the login window must appear within this long after launch
     login_stall_s: float = 120.0  # no progress after Log In for this long: stalled (lockout?)

@@ -25,7 +25,7 @@ from ibpilot.controller.config import ControllerConfig
 from ibpilot.controller.machine import Event, State, format_transition, next_state
 from ibpilot.controller.screens import Click, Flow, Note, Screen, recognise
 from ibpilot.controller.watchdog import probe
-from ibpilot.gateway import jts_ini
+from ibpilot.gateway import jts_ini, warm_state
 from ibpilot.gateway.install import find_install
 from ibpilot.gateway.jvm import JvmOptions, build_command, find_autorestart, find_java
 from ibpilot.jars import jar_path
@@ -242,13 +242,19 @@ class Instance:
         cfg.run_dir.mkdir(parents=True, exist_ok=True)
         os.chmod(cfg.run_dir, 0o700)
         cfg.agent_socket.unlink(missing_ok=True)
-        keys = jts_ini.wanted_keys(
-            product=cfg.product, server=cfg.tws_server, trusted_ips=cfg.trusted_ips, time_zone=cfg.time_zone
-        )
-        jts_ini.ensure(cfg.settings_dir / "jts.ini", keys)
-        install = find_install(cfg.tws_path, cfg.product, cfg.version)
         restart_subdir = find_autorestart(cfg.settings_dir)
         self.restart_mode = restart_subdir is not None
+        if cfg.warm_state is not None and not self.restart_mode:
+            n = warm_state.apply(cfg.warm_state, cfg.settings_dir)
+            self.log.info("warm state: %d files from %s copied into %s", n, cfg.warm_state, cfg.settings_dir)
+        if cfg.custom_config:
+            self.log.info("CUSTOM_CONFIG=yes: jts.ini is left as it is")
+        else:
+            keys = jts_ini.wanted_keys(
+                product=cfg.product, server=cfg.tws_server, trusted_ips=cfg.trusted_ips, time_zone=cfg.time_zone
+            )
+            jts_ini.ensure(cfg.settings_dir / "jts.ini", keys)
+        install = find_install(cfg.tws_path, cfg.product, cfg.version)
         opts = JvmOptions(
             settings_dir=cfg.settings_dir,
             agent_jar=jar_path("agent"),
@@ -419,7 +425,7 @@ class Instance:
             await self._launch()
         except Outcome as o:
             return o
-        except (OSError, RuntimeError) as exc:
+        except (OSError, RuntimeError, ValueError) as exc:
             self.log.error("cannot launch Gateway: %s", exc)
             return Outcome(str(exc), restart=False, code=EXIT_FATAL)
         for coro, name in (
