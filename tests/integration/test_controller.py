@@ -277,3 +277,12 @@ def test_warm_state_is_copied_in_and_jts_ini_keeps_its_keys(controlled, tmp_path
     ini = (settings / "jts.ini").read_text()
     assert "ColorPalletName=dark" in ini and "ApiOnly=true" in ini and "TrustedIPs=127.0.0.1,10.1.2.3" in ini
     assert "warm state: 2 files" in c.log()
+
+
+def test_kick_out_by_another_session_is_taken_back_when_primary(controlled) -> None:
+    c = controlled({"kick_out_after_s": 1.5}, EXISTING_SESSION_DETECTED_ACTION="primary")
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"ALERT_EXISTING_SESSION mode=paper action=primary during_login=False")
+    c.wait_log(r"STATE READY -> RELOGIN on relogin_required")
+    c.wait_log(r"READY mode=paper", count=2)
+    assert ib_connect(c.port) == ["DU1234567"]

@@ -252,8 +252,13 @@ async def existing_session(inst: Instance, win: Window, event: str) -> None:
         choice = cont if seen == 1 else end
     else:
         choice = cont if action == "primary" else end
-    if choice is not None:
-        await inst.click(win, choice)
+    if choice is None:
+        return
+    if inst.login_complete and choice is cont:
+        # taking the session back: Gateway logs in again, the API is down meanwhile
+        inst.login_complete = False
+        inst.fire(Event.RELOGIN_REQUIRED)
+    await inst.click(win, choice)
 
 
 async def relogin(inst: Instance, win: Window, event: str) -> None:
