@@ -286,3 +286,17 @@ def test_kick_out_by_another_session_is_taken_back_when_primary(controlled) -> N
     c.wait_log(r"STATE READY -> RELOGIN on relogin_required")
     c.wait_log(r"READY mode=paper", count=2)
     assert ib_connect(c.port) == ["DU1234567"]
+
+
+def test_daily_auto_restart_relaunches_without_credentials_or_second_factor(controlled) -> None:
+    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP, "auto_restart_in_s": 1.5},
+                   TRADING_MODE="live", TWOFACTOR_CODE=TOTP)
+    c.wait_log(r"READY mode=live")
+    c.wait_log(r"JVM exited \(code 0\) for Gateway's daily auto-restart: relaunching")
+    c.wait_log(r"JVM start #2, auto-restart: Gateway logs itself in")
+    c.wait_log(r"READY mode=live", count=2)
+    attempts = c.event("login_attempt")
+    assert [bool(a.get("restart")) for a in attempts[:2]] == [False, True]  # the 2nd used the autorestart token
+    assert len(c.event("second_factor_ok")) == 1
+    assert "ALERT_JVM_EXITED" not in c.log()
+    assert ib_connect(c.port) == ["U1234567"]

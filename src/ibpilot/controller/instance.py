@@ -436,12 +436,19 @@ class Instance:
         ):
             self.spawn(coro, name)
         pump_task = next(t for t in self.tasks if t.get_name() == "pump")
-        # A lost agent usually means the JVM died: give the JVM watcher a second to say why first.
-        pump_task.add_done_callback(
-            lambda t: asyncio.get_running_loop().call_later(1.0, self.end, Outcome("agent connection lost"))
-            if not t.cancelled() and t.exception()
-            else None
-        )
+        # A lost agent usually means the JVM died: give the JVM watcher a second to say why first. The
+        # callback is bound to this session's outcome, so a late one can never end the next session.
+        this_outcome = self.outcome
+
+        def lost_for_good() -> None:
+            if not this_outcome.done():
+                this_outcome.set_result(Outcome("agent connection lost"))
+
+        def agent_lost(t: asyncio.Task[Any]) -> None:
+            if not t.cancelled() and t.exception() and not this_outcome.done():
+                asyncio.get_running_loop().call_later(1.0, lost_for_good)
+
+        pump_task.add_done_callback(agent_lost)
         stop_wait: asyncio.Future[Any] = asyncio.ensure_future(self.stop_requested.wait())
         waitables: set[asyncio.Future[Any]] = {self.outcome, stop_wait}
         done, _ = await asyncio.wait(waitables, return_when=asyncio.FIRST_COMPLETED)
