@@ -298,5 +298,6 @@ def test_daily_auto_restart_relaunches_without_credentials_or_second_factor(cont
     attempts = c.event("login_attempt")
     assert [bool(a.get("restart")) for a in attempts[:2]] == [False, True]  # the 2nd used the autorestart token
     assert len(c.event("second_factor_ok")) == 1
-    assert "ALERT_JVM_EXITED" not in c.log()
+    assert "ALERT_JVM_EXITED" not in c.log() and "ALERT_UNKNOWN_WINDOW" not in c.log()
+    assert "daily auto-restart has begun" in c.log()
     assert ib_connect(c.port) == ["U1234567"]

@@ -363,6 +363,8 @@ def note(inst: Instance, name: str, win: Window, event: str) -> None:
         inst.flow_state["main_window"] = win.handle
         if inst.cfg.product == "tws" and not inst.login_complete:
             _login_complete(inst, "TWS main window opened")
+    elif name == "restart_progress":
+        inst.log.info("Gateway's daily auto-restart has begun: it will exit and be relaunched without a login")
     elif name == "splash" and event == "closed" and inst.cfg.product == "gateway" and not inst.login_complete:
         _login_complete(inst, "'Starting application...' closed")
 

@@ -144,6 +144,8 @@ SCREENS: tuple[Screen, ...] = (
     Screen("login_error", "dialog", title_contains=("Login Error",), action=Flow("login_failed")),
     Screen("restart_confirm", "dialog", texts=("Are you sure you would like to restart the application",),
            action=Click("Yes")),
+    # Gateway's daily auto-restart announces itself (IbcAlpha/IBC#221 log), then exits; the JVM watcher relaunches.
+    Screen("restart_progress", "dialog", title_contains=("Restart in progress",), action=Note("restart_progress")),
     Screen("reconnect_confirm", "dialog", texts=('Are you sure you want to execute "simulate',), action=Click("OK")),
     # Catch-all for Gateway's own dialogs (progress box, trusted-IP prompts): log, never a bare OK.
     Screen("gateway_dialog", "dialog", title_contains=("Gateway",), action=Flow("gateway_dialog")),
