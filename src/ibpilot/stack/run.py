@@ -46,8 +46,8 @@ after the grace period is killed. Give docker at least that long (`stop_grace_pe
 
 Exit codes: 0 stopped on request (or the controller finished by itself, e.g. CLOSEDOWN_AT), 1 supervisord
 failed, 2 bad configuration (nothing started), 3 credentials refused (the controller gave up to avoid a
-lockout), 5 a vital program failed for good (Xvfb, or a controller that kept crashing), 6 the graceful stop
-took longer than the grace period.
+lockout), 4 second factor not completed and TWOFA_TIMEOUT_ACTION=exit, 5 a vital program failed for good
+(Xvfb, or a controller that kept crashing), 6 the graceful stop took longer than the grace period.
 
   TWS_USERID=me TWS_PASSWORD_FILE=/run/secrets/ib TRADING_MODE=paper TWS_PATH=/opt/ibgateway ibpilot run
 """

@@ -47,14 +47,16 @@ from ibpilot.stack.plan import Program, ProgramFile
 log = logging.getLogger("ibpilot.stack")
 
 # A controller exiting with one of these has finished on purpose (0 stopped/closed down, 2 bad
-# configuration, 3 credentials refused too often): supervisord must not restart it (no retry storm).
-CONTROLLER_FINAL_EXIT_CODES = (0, 2, 3)
+# configuration, 3 credentials refused too often, 4 second factor not completed with
+# TWOFA_TIMEOUT_ACTION=exit): supervisord must not restart it (no retry storm; the user's choice).
+CONTROLLER_FINAL_EXIT_CODES = (0, 2, 3, 4)
 
 # `ibpilot run` exit codes
 EXIT_OK = 0  # stopped by SIGTERM/SIGINT (or every controller finished by itself with 0)
 EXIT_ERROR = 1  # supervisord could not start or died
 EXIT_CONFIG = 2  # bad configuration: nothing was started
 EXIT_CREDENTIALS = 3  # a controller gave up: credentials refused (passed through from `ibpilot control`)
+EXIT_TWOFA = 4  # a controller exited after an incomplete second factor (TWOFA_TIMEOUT_ACTION=exit)
 EXIT_PROGRAM_FAILED = 5  # a vital program failed for good (FATAL), e.g. Xvfb or a crashing controller
 EXIT_KILLED = 6  # the graceful stop took longer than the grace period; what was left was killed
 
@@ -641,7 +643,7 @@ class Stack:
             code = EXIT_PROGRAM_FAILED if state == "FATAL" else int(info.get("exitstatus", 1))
             if code == 2:  # a controller refusing the configuration: same meaning for the stack
                 code = EXIT_CONFIG
-            elif code not in (0, EXIT_CREDENTIALS):
+            elif code not in (0, EXIT_CREDENTIALS, EXIT_TWOFA):
                 code = EXIT_PROGRAM_FAILED
             if p.fatal:
                 log.error("stack: %s %s (exit status %s); stopping everything", p.name,
