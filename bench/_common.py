@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ibpilot.sim import install as sim_install
-from ibpilot.testing import free_port, wait_until
+from ibpilot.testing import controller_env, free_port, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -159,24 +159,8 @@ class Controller:
         return self.run_dir / "agent-paper.sock"
 
     def env(self) -> dict[str, str]:
-        scen = self.tmp / "scenario.json"
-        scen.write_text(json.dumps(self.scenario))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWS_", "IB_", "TRADING_", "IBPILOT_"))}
-        env.update(
-            DISPLAY=self.display,
-            IBPILOT_SIM_SCENARIO=str(scen),
-            IBPILOT_SIM_EVENTS=str(self.events_path),
-            TWS_PATH=str(self.tmp / "Jts"),
-            TWS_SETTINGS_PATH=str(self.tmp / "settings"),
-            RUN_DIR=str(self.run_dir),
-            GATEWAY_OR_TWS="gateway",
-            TRADING_MODE="paper",
-            TWS_USERID="demo",
-            TWS_PASSWORD="bench-pw",
-            TWS_API_PORT=str(self.port),
-        )
-        env.update(self.extra_env)
-        return env
+        return controller_env(self.tmp, self.display, self.scenario, self.port, "gateway", "bench-pw",
+                              **self.extra_env)
 
     def start(self, cleanup: Cleanup) -> Controller:
         self.tmp.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,6 @@ simulator's screens change:  .venv/bin/python scripts/record-snapshots.py
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 
 from ibpilot.sim import install as sim_install
-from ibpilot.testing import Xvfb, free_port
+from ibpilot.testing import Xvfb, controller_env, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "tests" / "unit" / "snapshots"
@@ -47,14 +46,8 @@ def record(name: str, scenario: dict[str, object], extra: dict[str, str], produc
         tmp = Path(tmp_s)
         port = free_port()
         scenario = {"api_port": port, "step_delay_ms": 100, **scenario}
-        (tmp / "scenario.json").write_text(json.dumps(scenario))
         sim_install.install(tmp / "Jts", product)  # type: ignore[arg-type]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWS_", "TRADING_"))}
-        env.update(DISPLAY=display, IBPILOT_SIM_SCENARIO=str(tmp / "scenario.json"), TWS_PATH=str(tmp / "Jts"),
-                   TWS_SETTINGS_PATH=str(tmp / "settings"), RUN_DIR=str(tmp / "run"), GATEWAY_OR_TWS=product,
-                   TRADING_MODE="paper", TWS_USERID="demo", TWS_PASSWORD="demo-pw", TWS_API_PORT=str(port),
-                   RECORD_WINDOWS=str(tmp / "rec"))
-        env.update(extra)
+        env = controller_env(tmp, display, scenario, port, product, RECORD_WINDOWS=str(tmp / "rec"), **extra)
         log = tmp / "ctl.log"
         with open(log, "wb") as fh:
             proc = subprocess.Popen([sys.executable, "-m", "ibpilot", "control"], env=env, stdout=fh,

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ibpilot.sim import install as sim_install
-from ibpilot.testing import Xvfb, free_port, wait_until
+from ibpilot.testing import Xvfb, controller_env, free_port, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -43,24 +43,8 @@ class Controlled:
         self.events_path = tmp / "sim-events.jsonl"
 
     def env(self) -> dict[str, str]:
-        scen = self.tmp / "scenario.json"
-        scen.write_text(json.dumps(self.scenario))
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("TWS_", "IB_", "TRADING_"))}
-        env.update(
-            DISPLAY=self.display,
-            IBPILOT_SIM_SCENARIO=str(scen),
-            IBPILOT_SIM_EVENTS=str(self.events_path),
-            TWS_PATH=str(self.tmp / "Jts"),
-            TWS_SETTINGS_PATH=str(self.tmp / "settings"),
-            RUN_DIR=str(self.tmp / "run"),
-            GATEWAY_OR_TWS=self.product,
-            TRADING_MODE="paper",
-            TWS_USERID="demo",
-            TWS_PASSWORD="s3cret-pw",
-            TWS_API_PORT=str(self.port),
-        )
-        env.update(self.extra_env)
-        return env
+        return controller_env(self.tmp, self.display, self.scenario, self.port, self.product, "s3cret-pw",
+                              **self.extra_env)
 
     def start(self) -> Controlled:
         sim_install.install(self.tmp / "Jts", self.product)  # type: ignore[arg-type]

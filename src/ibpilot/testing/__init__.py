@@ -203,6 +203,40 @@ def netns_peer() -> Iterator[NetnsPeer]:
         ns.close()
 
 
+def controller_env(
+    workdir: Path,
+    display: str,
+    scenario: dict[str, Any],
+    api_port: int,
+    product: str = "gateway",
+    password: str = "demo-pw",  # noqa: S107 - a login the simulator accepts, not a real secret
+    **extra: str,
+) -> dict[str, str]:
+    """The environment of an `ibpilot control` run against a simulator installed in `workdir/Jts`.
+
+    Writes the scenario to `workdir/scenario.json`; the simulator's event log goes to
+    `workdir/sim-events.jsonl`, the settings to `workdir/settings`, RUN_DIR is `workdir/run`.
+    """
+    scen = workdir / "scenario.json"
+    scen.write_text(json.dumps(scenario))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWS_", "IB_", "TRADING_", "IBPILOT_"))}
+    env.update(
+        DISPLAY=display,
+        IBPILOT_SIM_SCENARIO=str(scen),
+        IBPILOT_SIM_EVENTS=str(workdir / "sim-events.jsonl"),
+        TWS_PATH=str(workdir / "Jts"),
+        TWS_SETTINGS_PATH=str(workdir / "settings"),
+        RUN_DIR=str(workdir / "run"),
+        GATEWAY_OR_TWS=product,
+        TRADING_MODE="paper",
+        TWS_USERID="demo",
+        TWS_PASSWORD=password,
+        TWS_API_PORT=str(api_port),
+    )
+    env.update(extra)
+    return env
+
+
 class Xvfb:
     """A private X display: `with Xvfb() as display: ...` (display like ':93')."""
 
