@@ -148,3 +148,24 @@ def test_one_side_failing_in_dual_mode_is_visible_and_the_other_keeps_running(st
         ib.disconnect()
     assert st.status().returncode != 0  # not every mode is ready: the health check says so
     assert st.terminate(90) == 0
+
+
+def test_start_hooks_run_in_order_display_and_api_hooks_when_ready(stacks: StackFactory) -> None:
+    st = stacks(start=False)
+    trace = st.root / "hooks.trace"
+    for env_name, dirname, line in (("START_SCRIPTS", "start.d", "start"), ("X_SCRIPTS", "x.d", "x $DISPLAY"),
+                                    ("IBC_SCRIPTS", "api.d", "api")):
+        d = st.root / dirname
+        d.mkdir()
+        # each hook records when it ran and whether the API was ready then (ready file present)
+        (d / "10-trace.sh").write_text(
+            f'echo "{line} ready=$(test -e {st.ready_file("paper")} && echo yes || echo no)" >> {trace}\n')
+        st.env[env_name] = str(d)
+    (st.root / "start.d" / "20-second.sh").write_text(f'echo "start-2" >> {trace}\n')
+    st.start()
+    st.wait_ready("paper")
+    wait_until(lambda: trace.exists() and "api" in trace.read_text(), 30, "the after-login hook")
+    lines = trace.read_text().splitlines()
+    display = f":{st.env['DISPLAY_NUMBER']}"
+    assert lines == ["start ready=no", "start-2", f"x {display} ready=no", "api ready=yes"], lines
+    assert st.terminate(90) == 0

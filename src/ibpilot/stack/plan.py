@@ -87,10 +87,12 @@ class Program:
 _RUN_HOOKS = 'for f in "$1"/*.sh; do [ -e "$f" ] || continue; echo "hook: $f"; bash "$f" || exit $?; done'
 
 
-def _hooks(name: str, directory: str, priority: int, depends_on: tuple[str, ...], user: str | None) -> Program:
+def _hooks(name: str, directory: str, priority: int, depends_on: tuple[str, ...], user: str | None,
+           env: Mapping[str, str] | None = None) -> Program:
     return Program(
         name=name,
         argv=("sh", "-c", _RUN_HOOKS, name, directory),
+        env=dict(env or {}),
         autorestart=False,
         startsecs=0,
         startretries=0,
@@ -127,7 +129,7 @@ def plan(settings: Settings, *, exe: Sequence[str] = ("ibpilot",)) -> list[Progr
         x_dep = ("xvfb",)
 
     if s.x_scripts:
-        progs.append(_hooks("x-scripts", s.x_scripts, 15, x_dep, user))
+        progs.append(_hooks("x-scripts", s.x_scripts, 15, x_dep, user, {"DISPLAY": display}))
 
     if s.vnc_server_password:
         passwd = f"{s.run_dir}/vnc.passwd"
@@ -228,7 +230,7 @@ def plan(settings: Settings, *, exe: Sequence[str] = ("ibpilot",)) -> list[Progr
             ))  # fmt: skip
 
     if s.ibc_scripts:
-        progs.append(_hooks("ibc-scripts", s.ibc_scripts, 60, tuple(controllers), user))
+        progs.append(_hooks("ibc-scripts", s.ibc_scripts, 60, tuple(controllers), user, {"DISPLAY": display}))
     return progs
 
 
