@@ -18,12 +18,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import api_throughput
 import cold_start
 import reaction_latency
 
 BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("reaction_latency", reaction_latency.run),
     ("cold_start", cold_start.run),
+    ("api_throughput", api_throughput.run),
 ]
 
 
@@ -66,6 +68,13 @@ def main() -> int:
              f"x{r['ratio']:.2f} of sim self-login to API ready ({r['baseline_s']:.2f} s)"),
             ("peak RSS: controller / its JVM", f"{r['ctl_rss_mb']:.1f} / {r['jvm_rss_mb']:.1f} MB",
              f"self-login JVM {r['base_jvm_rss_mb']:.1f} MB"),
+        ]
+    if r := results.get("api_throughput"):
+        rows += [
+            ("API ticks/s through socat", f"{r['socat_tps']:.0f} /s",
+             f"x{r['ratio']:.2f} of direct ({r['direct_tps']:.0f} /s)"),
+            ("ib_async connect through socat", f"{r['connect_socat_ms']:.1f} ms",
+             f"x{r['connect_socat_ms'] / r['connect_direct_ms']:.2f} of direct ({r['connect_direct_ms']:.1f} ms)"),
         ]
     w0 = max((len(a) for a, _, _ in rows), default=10)
     w1 = max((len(b) for _, b, _ in rows), default=10)

@@ -11,10 +11,12 @@ from ibpilot.net.tunnel import Forward, askpass_env, askpass_script, parse_desti
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        ((4003, 4001), ["socat", "TCP-LISTEN:4003,fork,reuseaddr,keepalive,bind=0.0.0.0", "TCP:127.0.0.1:4001"]),
+        ((4003, 4001),
+         ["socat", "TCP-LISTEN:4003,fork,reuseaddr,keepalive,nodelay,bind=0.0.0.0", "TCP:127.0.0.1:4001,nodelay"]),
         ((4004, 4002, "127.0.0.1"),
-         ["socat", "TCP-LISTEN:4004,fork,reuseaddr,keepalive,bind=127.0.0.1", "TCP:127.0.0.1:4002"]),
-        ((7499, 7497, "::"), ["socat", "TCP6-LISTEN:7499,fork,reuseaddr,keepalive,bind=[::]", "TCP:127.0.0.1:7497"]),
+         ["socat", "TCP-LISTEN:4004,fork,reuseaddr,keepalive,nodelay,bind=127.0.0.1", "TCP:127.0.0.1:4002,nodelay"]),
+        ((7499, 7497, "::"),
+         ["socat", "TCP6-LISTEN:7499,fork,reuseaddr,keepalive,nodelay,bind=[::]", "TCP:127.0.0.1:7497,nodelay"]),
     ],
 )
 def test_socat_argv(args: tuple[int, int, str], expected: list[str]) -> None:

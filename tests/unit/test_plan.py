@@ -34,8 +34,8 @@ def ssh_forwards(p: Program) -> list[str]:
     return [p.argv[i + 1] for i, a in enumerate(p.argv) if a == "-R"]
 
 
-L = "TCP-LISTEN:{},fork,reuseaddr,keepalive,bind=0.0.0.0"
-T = "TCP:127.0.0.1:{}"
+L = "TCP-LISTEN:{},fork,reuseaddr,keepalive,nodelay,bind=0.0.0.0"
+T = "TCP:127.0.0.1:{},nodelay"
 
 # The seed's networking table: host networking needs no socat; bridge networking needs socat
 # (4003->4001 live, 4004->4002 paper; TWS 7498->7496, 7499->7497); SSH yes = tunnel only, both = tunnel+socat.
@@ -57,7 +57,7 @@ NETWORKING = [
      {"socat-live": (L.format(7498), T.format(7496)), "socat-paper": (L.format(7499), T.format(7497))}, {}),
     ("bridge, API port override", {"TWS_API_PORT": "4000", "SOCAT_PORT": "4010", "SOCAT_BIND": "127.0.0.1"},
      ["xvfb", "controller-paper", "socat-paper"],
-     {"socat-paper": ("TCP-LISTEN:4010,fork,reuseaddr,keepalive,bind=127.0.0.1", T.format(4000))}, {}),
+     {"socat-paper": ("TCP-LISTEN:4010,fork,reuseaddr,keepalive,nodelay,bind=127.0.0.1", T.format(4000))}, {}),
     ("SSH only", {"SSH_TUNNEL": "yes", "SSH_USER_TUNNEL": "me@bastion"},
      ["xvfb", "controller-paper", "ssh-tunnel-1"], {}, {"ssh-tunnel-1": ["127.0.0.1:4002:127.0.0.1:4002"]}),
     ("SSH both", {"SSH_TUNNEL": "both", "SSH_USER_TUNNEL": "me@bastion", "TRADING_MODE": "live"},
