@@ -301,3 +301,17 @@ def test_daily_auto_restart_relaunches_without_credentials_or_second_factor(cont
     assert "ALERT_JVM_EXITED" not in c.log() and "ALERT_UNKNOWN_WINDOW" not in c.log()
     assert "daily auto-restart has begun" in c.log()
     assert ib_connect(c.port) == ["U1234567"]
+
+
+@pytest.mark.timeout(150)
+def test_closedown_at_logs_out_and_stops_with_exit_0(controlled) -> None:
+    from datetime import datetime, timedelta
+
+    at = (datetime.now() + timedelta(minutes=1)).strftime("%H:%M")  # wall-clock action: up to a minute away
+    c = controlled(CLOSEDOWN_AT=at)
+    c.wait_log(r"READY mode=paper")
+    c.wait_log(r"next timed action: closedown at")
+    c.wait_log(r"CLOSEDOWN_AT reached: logging out and stopping", timeout=75)
+    assert c.proc.wait(40) == 0
+    exits = c.event("exit")
+    assert exits and exits[-1]["code"] == 0  # Gateway was closed through File > Close, not killed

@@ -7,6 +7,7 @@ fields excluded from repr, and are never logged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
 from typing import Literal
 
@@ -69,6 +70,12 @@ class ControllerConfig:
     heap_mb: int | None = None
     java_opts: tuple[str, ...] = ()
     ready_file: Path | None = None
+    accept_paper_warning: bool = True  # click "I understand and accept" (API connections fail until then)
+    dismiss_password_notice: bool = False  # click OK on the password notice (alerted either way)
+    allow_blind_trading: bool = False  # confirm orders for instruments without market data
+    cold_restart_at: time | None = None  # every Sunday: stop and log in afresh (no autorestart token)
+    closedown_at: tuple[time, str | None] | None = None  # (time, weekday or None = daily): tidy stop
+    save_settings_at: str | None = None  # File > Save Settings schedule (IBC's SaveTwsSettingsAt)
     warm_state: Path | None = None  # copied into settings_dir before each cold start
     custom_config: bool = False  # the user manages jts.ini: do not edit it
     record_dir: Path | None = None  # write every window snapshot here (JSON) for bug reports / recognisers

@@ -283,7 +283,30 @@ async def password_notice(inst: Instance, win: Window, event: str) -> None:
     m = re.search(r"(\d+)\s+day", text)
     inst.alert(Alert.PASSWORD_EXPIRY, "IBKR password expires soon: change it in Client Portal",
                days_left=m.group(1) if m else "?")
+    if not inst.cfg.dismiss_password_notice:
+        inst.log.info("password notice left on screen (DISMISS_PASSWORD_EXPIRY_WARNING=no)")
+        return
     b = first_button(win, ("OK", "Close"))
+    if b is not None:
+        await inst.click(win, b)
+
+
+async def paper_warning(inst: Instance, win: Window, event: str) -> None:
+    if not inst.cfg.accept_paper_warning:
+        inst.log.warning("paper-account warning left on screen (ACCEPT_NON_BROKERAGE_WARNING=no): the API will "
+                         "not answer until someone accepts it")
+        return
+    b = first_button(win, ("I understand and accept",))
+    if b is not None:
+        await inst.click(win, b)
+
+
+async def blind_trading(inst: Instance, win: Window, event: str) -> None:
+    """Orders for instruments without market data (IBC's AllowBlindTrading)."""
+    if not inst.cfg.allow_blind_trading:
+        inst.log.info("blind-trading warning left for a person (ALLOW_BLIND_TRADING=no)")
+        return
+    b = first_button(win, ("Override and Transmit", "Yes"))
     if b is not None:
         await inst.click(win, b)
 

@@ -16,11 +16,12 @@ import re
 import signal
 import time
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from ibpilot.agent.bridge import AgentBridge, AgentDisconnected, AgentError
 from ibpilot.agent.model import Component, Window, WindowChanged, WindowClosed, WindowOpened
-from ibpilot.controller import api_settings, flows
+from ibpilot.controller import api_settings, flows, schedule
 from ibpilot.controller.config import ControllerConfig
 from ibpilot.controller.machine import Event, State, format_transition, next_state
 from ibpilot.controller.screens import Click, Flow, Note, Screen, recognise
@@ -413,6 +414,45 @@ class Instance:
                            seconds=int(time.monotonic() - since))
                 raise Outcome("login stalled")
 
+    def _next_timed(self, now: datetime) -> tuple[datetime, str] | None:
+        cfg = self.cfg
+        due: list[tuple[datetime, str]] = []
+        if cfg.cold_restart_at is not None:
+            due.append((schedule.next_weekly(now, cfg.cold_restart_at, "Sunday"), "cold_restart"))
+        if cfg.closedown_at is not None:
+            at, day = cfg.closedown_at
+            due.append((schedule.next_weekly(now, at, day) if day else schedule.next_daily(now, at), "closedown"))
+        if cfg.save_settings_at:
+            due.append((schedule.SaveSchedule.parse(cfg.save_settings_at).next_after(now), "save_settings"))
+        return min(due) if due else None
+
+    async def timed_actions(self) -> None:
+        """COLD_RESTART_TIME (Sundays), CLOSEDOWN_AT, SAVE_TWS_SETTINGS: wall-clock actions (local time)."""
+        while True:
+            nxt = self._next_timed(datetime.now())
+            if nxt is None:
+                return
+            when, what = nxt
+            self.log.info("next timed action: %s at %s", what, when.strftime("%a %Y-%m-%d %H:%M"))
+            while (left := (when - datetime.now()).total_seconds()) > 0:
+                await asyncio.sleep(min(left, 30.0))  # re-read the clock: suspend, DST, NTP steps
+            if what == "closedown":
+                self.log.info("CLOSEDOWN_AT reached: logging out and stopping")
+                self.request_stop()
+                return
+            if what == "cold_restart":
+                self.log.info("COLD_RESTART_TIME reached: restarting Gateway with a fresh login")
+                for token in self.cfg.settings_dir.glob("*/autorestart"):
+                    token.unlink(missing_ok=True)
+                raise Outcome("cold restart (COLD_RESTART_TIME)")
+            main = self.find_window(lambda w: (s := self.known.get(w.handle)) is not None
+                                    and s.name.startswith("main_window"))
+            if main is not None and self.login_complete:
+                self.log.info("SAVE_TWS_SETTINGS: File > Save Settings")
+                with contextlib.suppress(AgentError):
+                    await self.act("menu", window=main.handle, items=["File", "Save Settings"])
+            await asyncio.sleep(1.0)
+
     # ------------------------------------------------------------------ one JVM lifetime
     async def session(self) -> Outcome:
         self.outcome = asyncio.get_running_loop().create_future()
@@ -433,6 +473,7 @@ class Instance:
             (self.safety_poll(), "poll"),
             (self._watch_jvm(), "jvm"),
             (self.watch_progress(), "progress"),
+            (self.timed_actions(), "timed"),
         ):
             self.spawn(coro, name)
         pump_task = next(t for t in self.tasks if t.get_name() == "pump")

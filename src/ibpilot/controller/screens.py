@@ -104,6 +104,10 @@ OPENED_OR_CHANGED: frozenset[WindowEvent] = frozenset({"opened", "changed"})
 
 SCREENS: tuple[Screen, ...] = (
     Screen("accept_incoming", "dialog", texts=("Accept incoming connection",), action=Flow("accept_incoming")),
+    Screen("blind_trading", "dialog", title_contains=("Order Preview",), texts=("blind trading",),
+           action=Flow("blind_trading")),
+    Screen("blind_trading_confirm", "dialog", texts=("blind trading", "Are you sure you want to submit this order?"),
+           action=Flow("blind_trading")),
     Screen("login_tws", "frame", title_equals=("Login", "New Login"), buttons=LOGIN_BUTTONS, action=Flow("login")),
     Screen(
         "login_gateway",
@@ -133,8 +137,7 @@ SCREENS: tuple[Screen, ...] = (
     Screen("second_factor", "any", title_contains=SECOND_FACTOR_TITLES, on=frozenset({"opened", "changed", "closed"}),
            action=Flow("second_factor")),
     Screen("relogin", "dialog", title_contains=("Re-login is required",), action=Flow("relogin")),
-    Screen("paper_warning", "dialog", texts=("This is not a brokerage account",),
-           action=Click("I understand and accept")),
+    Screen("paper_warning", "dialog", texts=("This is not a brokerage account",), action=Flow("paper_warning")),
     Screen("exit_confirm", "dialog", texts=("Are you sure you want to exit?",), action=Flow("exit_confirm")),
     Screen("trading_handoff", "dialog", title_contains=("Trading Login Handoff",), action=Flow("handoff")),
     Screen("login_failed", "dialog", title_contains=("Login failed",), action=Flow("login_failed")),
