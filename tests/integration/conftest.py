@@ -89,6 +89,18 @@ class Controlled:
     def event(self, name: str) -> list[dict[str, Any]]:
         return [e for e in self.events() if e.get("event") == name]
 
+    def wait_event(self, name: str, timeout: float = 15, **match: Any) -> dict[str, Any]:
+        """The first simulator event `name` whose fields include `match` (the sim logs asynchronously)."""
+
+        def found() -> dict[str, Any] | None:
+            return next((e for e in self.event(name) if all(e.get(k) == v for k, v in match.items())), None)
+
+        try:
+            ev: dict[str, Any] = wait_until(found, timeout, f"sim event {name} {match}", 0.05)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}\n{self.tail()}") from None
+        return ev
+
     def tail(self) -> str:
         jvm = self.tmp / "run" / "jvm-paper.log"
         jvm_live = self.tmp / "run" / "jvm-live.log"

@@ -84,7 +84,7 @@ def test_existing_session_is_continued_when_primary(controlled) -> None:
     c = controlled({"existing_session": True}, EXISTING_SESSION_DETECTED_ACTION="primary")
     c.wait_log(r"READY mode=paper")
     assert "ALERT_EXISTING_SESSION mode=paper action=primary" in c.log()
-    assert any(e.get("button") == "Continue Login" for e in c.event("clicked")), c.event("clicked")
+    c.wait_event("clicked", button="Continue Login")
     assert ib_connect(c.port) == ["DU1234567"]
 
 
@@ -147,7 +147,7 @@ def test_unknown_popup_is_handled_by_a_dialog_rule(controlled) -> None:
                                       "after_s": 0.5}}, DIALOG_RULES=rules)
     c.wait_log(r"READY mode=paper")
     c.wait_log(r"dialog rule .* matched")
-    assert any(e.get("button") == "No thanks" for e in c.event("clicked")), c.event("clicked")
+    c.wait_event("clicked", window="Special Offer", button="No thanks")
 
 
 def test_secrets_are_not_in_any_process_argv(controlled) -> None:
@@ -213,6 +213,7 @@ def test_accept_incoming_prompt_accepts_a_remote_client(controlled, netns: Netns
     assert got["ok"] is True and got["accounts"] == ["DU1234567"], f"{got}\n{c.tail()}"
     c.wait_log(rf"incoming API connection prompt \(accept\): .*{re.escape(netns.peer_ip)}")
     c.wait_log(r"click '(OK|Yes)' in 'IBKR Gateway'")  # the prompt's title (sim default), not another OK
+    c.wait_event("accept_incoming_answer")
     answers = c.event("accept_incoming_answer")
     assert [(a["peer"], a["accepted"]) for a in answers] == [(netns.peer_ip, True)], answers
     assert "ALERT_UNKNOWN_WINDOW" not in c.log()
@@ -225,6 +226,7 @@ def test_accept_incoming_prompt_rejects_a_remote_client(controlled, netns: Netns
     assert got["ok"] is False, f"{got}\n{c.tail()}"
     c.wait_log(rf"incoming API connection prompt \(reject\): .*{re.escape(netns.peer_ip)}")
     c.wait_log(r"click 'No' in 'IBKR Gateway'")
+    c.wait_event("accept_incoming_answer")
     answers = c.event("accept_incoming_answer")
     assert [(a["peer"], a["accepted"]) for a in answers] == [(netns.peer_ip, False)], answers
     assert ib_connect(c.port, client_id=23) == ["DU1234567"]  # 127.0.0.1 needs no prompt
@@ -235,8 +237,8 @@ def test_a_dialog_rule_wins_over_the_gateway_catch_all(controlled) -> None:
     rules = json.dumps([{"title": "^Gateway$", "text": "Attempt 1", "button": "OK"}])
     c = controlled({"gateway_dialog": {"text": "Attempt 1: connecting to server", "hold_s": 5}}, DIALOG_RULES=rules)
     c.wait_log(r"dialog rule .* matched")
-    assert any(e.get("window") == "Gateway" and e.get("button") == "OK" for e in c.event("clicked"))
-    assert c.event("login_cancelled")  # the user asked for it: OK on that box cancels the login, as on Gateway
+    c.wait_event("clicked", window="Gateway", button="OK")
+    c.wait_event("login_cancelled")  # the user asked for it: OK on that box cancels the login, as on Gateway
 
 
 def test_gives_up_with_exit_3_when_credentials_are_refused_too_often(controlled) -> None:
