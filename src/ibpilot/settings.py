@@ -1171,6 +1171,14 @@ class Settings:
             warnings.append("SSH_PASSPHRASE is set but SSH_TUNNEL is not yes/both")
         if self.auto_restart_time and self.auto_logoff_time:
             warnings.append("AUTO_RESTART_TIME and AUTO_LOGOFF_TIME are both set; AUTO_RESTART_TIME wins")
+        # Declared now so that configurations stay valid, served by the operations work still to come.
+        pending = [v for v, on in (("COMMAND_SERVER_PORT", bool(self.command_server_port)),
+                                   ("HEALTH_PORT", src.get("health_port", "default") != "default"
+                                    and bool(self.health_port)),
+                                   ("ALERT_WEBHOOK_URL", bool(self.alert_webhook_url))) if on]
+        if pending:
+            warnings.append(f"{', '.join(pending)}: accepted but not served yet (the command server, /health "
+                            "and webhooks are the next piece of work); alerts are in the log as ALERT_* lines")
         if self.socat_enabled() is False and self.ssh_tunnel == "no" and self.enable_socat is False:
             warnings.append("ENABLE_SOCAT=no and no SSH tunnel: the API is reachable only inside the "
                             "container (fine with host networking)")
