@@ -19,7 +19,6 @@ test=(
   chromium               # noVNC screenshot test
   x11-apps imagemagick   # xwd screenshots of the virtual display
   iproute2
-  python3-yaml           # tests/unit/test_docker_files.py reads docker/compose.yaml
 )
 case "$mode" in
   --runtime) pkgs=("${runtime[@]}") ;;

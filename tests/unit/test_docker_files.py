@@ -19,13 +19,10 @@ SERVICES = {"bridge", "external", "local", "remote"}
 
 
 def compose() -> dict[str, Any]:
-    # PyYAML from Debian's python3-yaml (scripts/install-system-deps.sh); converts to JSON for us.
-    out = subprocess.run(
-        ["/usr/bin/python3", "-c", "import json,sys,yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-         str(DOCKER / "compose.yaml")],
-        capture_output=True, text=True, check=True, timeout=30,
-    ).stdout
-    data: dict[str, Any] = json.loads(out)
+    # ruamel.yaml comes with check-jsonschema (the compose-spec validator below)
+    from ruamel.yaml import YAML
+
+    data: dict[str, Any] = json.loads(json.dumps(YAML(typ="safe").load((DOCKER / "compose.yaml").read_text())))
     return data
 
 
@@ -92,6 +89,20 @@ def test_dockerfile_copies_files_that_exist() -> None:
     assert env_block
     names = set(re.findall(r"([A-Z_]+)=", env_block.group(1))) - {"PATH", "PYTHONUNBUFFERED"}
     assert names <= set(all_env_names()), names - set(all_env_names())
+
+
+def _check_compose_spec(path: Path) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    return subprocess.run([exe, "--builtin-schema", "vendor.compose-spec", str(path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_compose_file_validates_against_the_compose_spec_schema(tmp_path: Path) -> None:
+    r = _check_compose_spec(DOCKER / "compose.yaml")
+    assert r.returncode == 0, r.stdout + r.stderr
+    broken = tmp_path / "compose.yaml"  # the check can fail: a misspelt key is refused
+    broken.write_text((DOCKER / "compose.yaml").read_text().replace("stop_grace_period:", "stop_grace_periods:", 1))
+    assert _check_compose_spec(broken).returncode != 0
 
 
 def test_dockerfile_passes_hadolint() -> None:
