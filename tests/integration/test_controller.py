@@ -317,3 +317,9 @@ def test_closedown_at_logs_out_and_stops_with_exit_0(controlled) -> None:
     assert c.proc.wait(40) == 0
     exits = c.event("exit")
     assert exits and exits[-1]["code"] == 0  # Gateway was closed through File > Close, not killed
+
+
+def test_hung_ui_during_login_is_detected_and_gateway_relaunched(controlled) -> None:
+    c = controlled({"hang_at": {"state": "login_frame", "after_s": 0, "kind": "edt"}})
+    c.wait_log(r"ALERT_HANG mode=paper .*UI is not responding; relaunching", timeout=60)
+    c.wait_log(r"JVM start #2")

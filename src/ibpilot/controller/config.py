@@ -86,6 +86,7 @@ class ControllerConfig:
     probe_interval_s: float = 10.0
     probe_failures_for_hang: int = 3  # consecutive failed probes after the API was lost: a hang
     api_wait_s: float = 180.0  # after login, the API must answer within this long
+    ui_hang_s: float = 20.0  # the UI thread blocked this long: a hang
     probe_client_id: int = 973
 
     @property

@@ -215,15 +215,34 @@ class Instance:
         raise AgentDisconnected("agent connection closed")
 
     async def safety_poll(self) -> None:
-        """Events are the mechanism; this is only a net for anything missed (every 2 s)."""
+        """Events are the mechanism; this is only a net for anything missed (every 2 s).
+
+        It doubles as the UI watchdog: the agent answers "EDT busy" when Gateway's event thread is blocked.
+        A hung UI before READY blocks the login, so Gateway is relaunched; once READY the API still
+        serves, so it is only alerted (a restart would cut the clients off).
+        """
         assert self.bridge is not None
+        busy_since: float | None = None
+        alerted = False
         while True:
             await asyncio.sleep(2.0)
             try:
                 result = await self.bridge.request("windows", timeout=10.0)
             except AgentError as exc:
                 self.log.debug("safety poll: %s", exc)
+                if "EDT busy" in str(exc):
+                    busy_since = busy_since or time.monotonic()
+                    stuck = time.monotonic() - busy_since
+                    if stuck > self.cfg.ui_hang_s and self.state is not State.READY:
+                        self.alert(Alert.HANG, "Gateway's UI is not responding; relaunching", seconds=int(stuck),
+                                   state=self.state.value)
+                        raise Outcome("UI hang") from None
+                    if stuck > self.cfg.ui_hang_s and not alerted:
+                        alerted = True
+                        self.alert(Alert.HANG, "Gateway's UI is not responding (the API still answers)",
+                                   seconds=int(stuck))
                 continue
+            busy_since, alerted = None, False
             showing = {w["handle"]: Window.from_json(w) for w in result} if isinstance(result, list) else {}
             for handle in [h for h in self.windows if h not in showing]:
                 await self.on_closed(handle, self.windows[handle].title)
