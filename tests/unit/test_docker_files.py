@@ -78,8 +78,11 @@ def test_dockerfile_copies_files_that_exist() -> None:
     for m in re.finditer(r"^COPY (?!--from)(?:--\S+ )*(.+) (\S+)$", text, re.M):
         sources += m.group(1).split()
     assert sources
+    ignored = [ln.strip() for ln in (REPO / ".dockerignore").read_text().splitlines()
+               if ln.strip() and not ln.startswith("#")]
     for src in sources:
         assert (REPO / src).exists(), src
+        assert not any(src == ig or src.startswith(ig.rstrip("/") + "/") for ig in ignored), (src, ignored)
     for needed in ("install-system-deps.sh --runtime", "-c constraints.txt .", "_build.py", "HEALTHCHECK",
                    "ibpilot\", \"status\"", "tini", "ibpilot sim install", "sha256sum -c", "TARGETARCH"):
         assert needed in text, needed
