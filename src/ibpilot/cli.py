@@ -21,7 +21,8 @@ ibpilot runs IB Gateway or TWS unattended: it launches the JVM, logs in (TOTP or
 clicks through every dialog, applies the API settings, and recovers from re-logins, crashes and hangs.
 All configuration comes from the environment (IBC's and the common Docker images' names work too).
 
-Try it without an IBKR account on the simulated Gateway:  ibpilot sim install /tmp/jts
+Try the whole stack without an IBKR account, on the simulated Gateway:  ibpilot demo
+Check a configuration (every problem at once, secrets hidden):          ibpilot check-config
 """
 
 
