@@ -236,6 +236,7 @@ async def existing_session(inst: Instance, win: Window, event: str) -> None:
     history: list[float] = inst.flow_state.setdefault("existing_times", [])
     history.append(time.monotonic())
     recent = [t for t in history if time.monotonic() - t < 600]
+    history[:] = recent  # only the last 10 minutes matter (and the list stays small for months)
     inst.alert(Alert.EXISTING_SESSION, "another session for this user", action=action,
                during_login=not inst.login_complete, occurrences=len(recent))
     cont = first_button(win, ("OK", "Continue Login", "Reconnect This Session"))

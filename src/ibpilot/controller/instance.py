@@ -15,6 +15,7 @@ import os
 import re
 import signal
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -62,7 +63,7 @@ class Instance:
         self.waiters: list[tuple[Callable[[Window], bool], asyncio.Future[Window]]] = []
         self.outcome: asyncio.Future[Outcome] | None = None
         self.stop_requested = asyncio.Event()
-        self.transitions: list[str] = []
+        self.transitions: deque[str] = deque(maxlen=100)  # the recent ones, for status and diagnostics
         self.flow_state: dict[str, Any] = {}
         self.ready_since: float | None = None
         self.restart_mode = False
