@@ -786,16 +786,17 @@ class Settings:
     )
     vnc_port: int = var("VNC_PORT", PORT, 5900, group="display", help="VNC port.")
     vnc_bind: str = var(
-        "VNC_BIND", Kind("ip", "an IP address", _p_ip), "0.0.0.0", group="display",
-        help="Address VNC listens on (inside the container; publish the port to choose who reaches it).",
+        "VNC_BIND", Kind("ip", "an IP address", _p_ip), "127.0.0.1", group="display",
+        help="Address VNC listens on. The image sets 0.0.0.0 (inside a container, publishing the port is what "
+        "chooses who reaches it); on a bare host it stays on this machine unless you say otherwise.",
     )
     novnc_port: int | None = var(
         "NOVNC_PORT", PORT, group="display",
         help="Serve noVNC (VNC in a browser, via websockify) on this port. Needs VNC_SERVER_PASSWORD.",
     )
     novnc_bind: str = var(
-        "NOVNC_BIND", Kind("ip", "an IP address", _p_ip), "0.0.0.0", group="display",
-        help="Address noVNC listens on.",
+        "NOVNC_BIND", Kind("ip", "an IP address", _p_ip), "127.0.0.1", group="display",
+        help="Address noVNC listens on (the image sets 0.0.0.0, as for VNC_BIND).",
     )
     novnc_web: str = var(
         "NOVNC_WEB", PATH, "/usr/share/novnc", group="display", help="noVNC's web files.",
@@ -807,9 +808,10 @@ class Settings:
         "(bridge networking). no: with host networking, or SSH only.",
     )
     socat_bind: str = var(
-        "SOCAT_BIND", Kind("ip", "an IP address", _p_ip), "0.0.0.0", group="socat",
-        help="Address socat listens on. Clients arrive at the Gateway from 127.0.0.1 (trusted), so "
-        "publish the port only where you mean to, e.g. `127.0.0.1:4001:4003` in compose.",
+        "SOCAT_BIND", Kind("ip", "an IP address", _p_ip), "127.0.0.1", group="socat",
+        help="Address socat listens on. Clients arrive at the Gateway from 127.0.0.1 (trusted), so whoever "
+        "reaches this port trades: the image sets 0.0.0.0 and you publish the port only where you mean to "
+        "(e.g. `127.0.0.1:4001:4003` in compose); on a bare host it stays on this machine unless you say so.",
     )
     socat_listen_port: int | None = var(
         "SOCAT_PORT", PORT, group="socat", aliases=["API_PORT_EXPOSED"],

@@ -34,7 +34,7 @@ def ssh_forwards(p: Program) -> list[str]:
     return [p.argv[i + 1] for i, a in enumerate(p.argv) if a == "-R"]
 
 
-L = "TCP-LISTEN:{},fork,reuseaddr,keepalive,nodelay,bind=0.0.0.0"
+L = "TCP-LISTEN:{},fork,reuseaddr,keepalive,nodelay,bind=127.0.0.1"
 T = "TCP:127.0.0.1:{},nodelay"
 
 # The seed's networking table: host networking needs no socat; bridge networking needs socat
