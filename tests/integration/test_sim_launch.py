@@ -88,3 +88,10 @@ def test_cli_installs_a_tree_shaped_like_ibs(tmp_path: Path) -> None:
     assert str(prog) in r.stdout
     assert (prog / "tws.vmoptions").exists() and (prog / ".install4j" / "inst_jre.cfg").exists()
     assert list((prog / "jars").glob("*.jar")) and os.access(prog / "tws", os.X_OK)
+
+
+def test_cli_refuses_a_version_that_is_not_one(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "ibpilot", "sim", "install", str(tmp_path / "Jts"), "--version", "10.37"],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and "not a major version" in r.stderr
+    assert not (tmp_path / "Jts").exists()

@@ -21,6 +21,12 @@ second factor, dialogs, crashes...) is decided by a scenario file: see sim/READM
 """
 
 
+def _version(text: str) -> str:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a major version like 1037 (digits only, as IB's dirs)")
+    return text
+
+
 def _cmd_install(args: argparse.Namespace) -> int:
     try:
         prog = sim_install.install(Path(args.dir).expanduser(), args.product, args.version)
@@ -48,6 +54,7 @@ def register(sub: Any) -> None:
     )
     i.add_argument("dir", help="the Jts directory (TWS_PATH), e.g. ~/Jts")
     i.add_argument("--product", choices=["gateway", "tws"], default="gateway")
-    i.add_argument("--version", default=sim_install.DEFAULT_VERSION, help="major version dir (default %(default)s)")
+    i.add_argument("--version", type=_version, default=sim_install.DEFAULT_VERSION,
+                   help="major version dir (default %(default)s)")
     i.set_defaults(func=_cmd_install)
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
