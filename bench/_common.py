@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ibpilot.sim import install as sim_install
-from ibpilot.testing import controller_env, free_port, wait_until
+from ibpilot.testing import controller_env, free_port, kill_processes_with, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -113,19 +113,7 @@ class Cleanup:
         self.run()
 
 
-def kill_marked(marker: str) -> None:
-    """SIGKILL every process whose command line contains `marker` (a benchmark's own temporary directory)."""
-    me = os.getpid()
-    for pid_dir in Path("/proc").iterdir():
-        if not pid_dir.name.isdigit() or int(pid_dir.name) == me:
-            continue
-        try:
-            cmd = (pid_dir / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue
-        if marker in cmd:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(int(pid_dir.name), signal.SIGKILL)
+kill_marked = kill_processes_with  # SIGKILL every process carrying a benchmark's own temporary directory
 
 
 _LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})Z ")

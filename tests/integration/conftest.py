@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from ibpilot.sim import install as sim_install
-from ibpilot.testing import Xvfb, controller_env, free_port, wait_until
+from ibpilot.testing import Xvfb, controller_env, free_port, kill_processes_with, wait_until
 
 
 @pytest.fixture(scope="session")
@@ -127,19 +127,7 @@ class Controlled:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         # the JVM runs in its own session: find it by its settings dir and kill it too
-        marker = str(self.tmp / "settings")
-        for pid_dir in Path("/proc").iterdir():
-            if not pid_dir.name.isdigit():
-                continue
-            try:
-                cmd = (pid_dir / "cmdline").read_bytes().decode(errors="replace")
-            except OSError:
-                continue
-            if marker in cmd:
-                try:
-                    os.kill(int(pid_dir.name), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+        kill_processes_with(str(self.tmp / "settings"))
 
 
 @pytest.fixture

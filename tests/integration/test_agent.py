@@ -35,47 +35,13 @@ T = TypeVar("T")
 
 
 # ---- fixtures ---------------------------------------------------------------------------------------
-def _start_xvfb() -> tuple[subprocess.Popen[bytes], str]:
-    exe = shutil.which("Xvfb")
-    if exe is None:
-        pytest.skip("Xvfb is not installed")
-    for n in range(90 + os.getpid() % 100, 200):
-        if Path(f"/tmp/.X{n}-lock").exists() or Path(f"/tmp/.X11-unix/X{n}").exists():
-            continue
-        proc = subprocess.Popen(
-            [exe, f":{n}", "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and proc.poll() is None:
-            if Path(f"/tmp/.X11-unix/X{n}").exists():
-                return proc, f":{n}"
-            time.sleep(0.02)
-        proc.kill()
-        proc.wait()
-    raise RuntimeError("no free X display in :90..:199")
-
-
-@pytest.fixture(scope="module")
-def display() -> Iterator[str]:
-    proc, name = _start_xvfb()
-    try:
-        yield name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+# `display`: the session's Xvfb, from tests/integration/conftest.py
 
 
 @pytest.fixture(scope="module")
 def app_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
     javac = shutil.which("javac")
-    if javac is None:
-        pytest.skip("javac is not installed")
+    assert javac is not None, "javac is not installed (scripts/install-system-deps.sh installs the JDK)"
     out = tmp_path_factory.mktemp("swingapp")
     subprocess.run([javac, "-nowarn", "-d", str(out), str(APP_SRC)], check=True, capture_output=True)
     return out

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
 LOGIN_BUTTONS = ("Login", "Log In", "Paper Log In")
 
 
+async def click_first(inst: Instance, win: Window, buttons: tuple[str, ...]) -> bool:
+    """Click the first of `buttons` the window has; False when it has none of them."""
+    b = first_button(win, buttons)
+    return b is not None and await inst.click(win, b)
+
+
 # ---------------------------------------------------------------------------------------------- login
 async def login(inst: Instance, win: Window, event: str) -> None:
     cfg = inst.cfg
@@ -101,9 +107,7 @@ async def login_failed(inst: Instance, win: Window, event: str) -> None:
     inst.flow_state["retry_at"] = time.monotonic() + (1e9 if give_up else delay)
     text = "; ".join(win.texts()[:4])
     inst.alert(Alert.LOGIN_FAILED, "Gateway refused the login", detail=text, failures=inst.login_failures)
-    ok = first_button(win, ("OK", "Close"))
-    if ok is not None:
-        await inst.click(win, ok)
+    await click_first(inst, win, ("OK", "Close"))
     inst.fire(Event.LOGIN_FAILED)
     if give_up:
         from ibpilot.controller.instance import EXIT_GAVE_UP, Outcome
@@ -161,9 +165,7 @@ async def second_factor(inst: Instance, win: Window, event: str) -> None:
         st["tfa_device_chosen"] = win.handle
         inst.log.info("choosing second factor device %r", items[idx].strip())
         await inst.act("select", window=win.handle, path=list(lists[0].path), index=idx)
-        ok = first_button(win, ("OK",))
-        if ok is not None:
-            await inst.click(win, ok)
+        await click_first(inst, win, ("OK",))
         return
     fields = [f for f in win.text_fields() if f.enabled and f.editable is not False]
     if fields:
@@ -274,9 +276,7 @@ async def relogin(inst: Instance, win: Window, event: str) -> None:
 
 async def handoff(inst: Instance, win: Window, event: str) -> None:
     if inst.cfg.existing_session_action == "primary":
-        b = first_button(win, ("Disconnect Other Session",))
-        if b is not None:
-            await inst.click(win, b)
+        await click_first(inst, win, ("Disconnect Other Session",))
 
 
 async def password_notice(inst: Instance, win: Window, event: str) -> None:
@@ -287,9 +287,7 @@ async def password_notice(inst: Instance, win: Window, event: str) -> None:
     if not inst.cfg.dismiss_password_notice:
         inst.log.info("password notice left on screen (DISMISS_PASSWORD_EXPIRY_WARNING=no)")
         return
-    b = first_button(win, ("OK", "Close"))
-    if b is not None:
-        await inst.click(win, b)
+    await click_first(inst, win, ("OK", "Close"))
 
 
 async def paper_warning(inst: Instance, win: Window, event: str) -> None:
@@ -297,9 +295,7 @@ async def paper_warning(inst: Instance, win: Window, event: str) -> None:
         inst.log.warning("paper-account warning left on screen (ACCEPT_NON_BROKERAGE_WARNING=no): the API will "
                          "not answer until someone accepts it")
         return
-    b = first_button(win, ("I understand and accept",))
-    if b is not None:
-        await inst.click(win, b)
+    await click_first(inst, win, ("I understand and accept",))
 
 
 async def blind_trading(inst: Instance, win: Window, event: str) -> None:
@@ -307,22 +303,14 @@ async def blind_trading(inst: Instance, win: Window, event: str) -> None:
     if not inst.cfg.allow_blind_trading:
         inst.log.info("blind-trading warning left for a person (ALLOW_BLIND_TRADING=no)")
         return
-    b = first_button(win, ("Override and Transmit", "Yes"))
-    if b is not None:
-        await inst.click(win, b)
+    await click_first(inst, win, ("Override and Transmit", "Yes"))
 
 
 async def accept_incoming(inst: Instance, win: Window, event: str) -> None:
     action = inst.cfg.accept_incoming
     inst.log.info("incoming API connection prompt (%s): %s", action, "; ".join(win.texts()[:2]))
-    if action == "accept":
-        b = first_button(win, ("OK", "Yes"))
-    elif action == "reject":
-        b = first_button(win, ("No",))
-    else:
-        return
-    if b is not None:
-        await inst.click(win, b)
+    if action != "manual":
+        await click_first(inst, win, ("OK", "Yes") if action == "accept" else ("No",))
 
 
 async def gateway_dialog(inst: Instance, win: Window, event: str) -> None:
@@ -332,17 +320,13 @@ async def gateway_dialog(inst: Instance, win: Window, event: str) -> None:
         return
     if any(t.startswith("Connection to server failed") for t in texts):
         inst.alert(Alert.LOGIN_STALLED, "connection to server failed", detail=texts[0][:200])
-        b = first_button(win, ("OK",))
-        if b is not None:
-            await inst.click(win, b)
+        await click_first(inst, win, ("OK",))
     # anything else (the login progress box): leave it; its OK would cancel the login
 
 
 async def exit_confirm(inst: Instance, win: Window, event: str) -> None:
     if inst.state in (State.STOPPING,):
-        b = first_button(win, ("Yes", "OK"))
-        if b is not None:
-            await inst.click(win, b)
+        await click_first(inst, win, ("Yes", "OK"))
     else:
         inst.log.warning("exit confirmation shown while not stopping; leaving it")
 

@@ -52,6 +52,21 @@ def wait_until(
         sleep(interval)
 
 
+def kill_processes_with(marker: str) -> None:
+    """SIGKILL every process whose command line contains `marker` (a test's or benchmark's own tmp dir)."""
+    me = os.getpid()
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit() or int(pid_dir.name) == me:
+            continue
+        try:
+            cmd = (pid_dir / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmd:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(pid_dir.name), signal.SIGKILL)
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (children, grandchildren, ...), read from /proc."""
     children: dict[int, list[int]] = {}
