@@ -13,7 +13,7 @@ import pytest
 from _apiserver import peer_ib_connect
 from ib_async import IB
 
-from ibpilot.testing import NetnsPeer, netns_peer
+from ibpilot.testing import NetnsPeer, netns_peer, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,9 +73,21 @@ def test_device_chooser_then_totp(controlled) -> None:
 
 
 def test_push_approval_is_waited_for_with_a_clear_alert(controlled) -> None:
-    c = controlled({"second_factor": {"live": "push"}, "push_approve_after_s": 2}, TRADING_MODE="live")
+    c = controlled({"second_factor": {"live": "push"}, "push_approve_after_s": 3}, TRADING_MODE="live")
     c.wait_log(r"ALERT_2FA_PENDING mode=live")
+    state_file = c.tmp / "run" / "state-live.json"
+
+    def published(state: str, alert: str | None = None) -> bool:
+        try:
+            doc = json.loads(state_file.read_text())
+        except (OSError, ValueError):
+            return False
+        return bool(doc["state"] == state and (alert is None or (doc["last_alert"] or {}).get("alert") == alert))
+
+    # what `ibpilot status` shows while it waits: the state and why
+    wait_until(lambda: published("SECOND_FACTOR", "ALERT_2FA_PENDING"), 5, "state file: waiting for the phone")
     c.wait_log(r"READY mode=live")
+    wait_until(lambda: published("READY"), 5, "state file: READY")
     assert "approve the login on your phone" in c.log()
     assert ib_connect(c.port) == ["U1234567"]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import http.server
+import json
 import subprocess
 import sys
 import threading
@@ -90,9 +91,11 @@ def test_status_reports_ready(full: Full) -> None:
     r = full.stack.status()
     assert r.returncode == 0, r.stdout + r.stderr
     assert "paper: READY" in r.stdout
+    assert "controller state READY for" in r.stdout
     rj = full.stack.status("--json")
-    assert '"ready": true' in rj.stdout
-    assert '"controller-paper"' in rj.stdout
+    doc = json.loads(rj.stdout)
+    assert doc["ready"] is True and doc["modes"]["paper"]["state"] == "READY"
+    assert "controller-paper" in doc["programs"]
 
 
 def test_secrets_are_not_in_conf_argv_or_children_env(full: Full) -> None:

@@ -98,6 +98,11 @@ class ControllerConfig:
         return self.run_dir / f"agent-{self.mode}.sock"
 
     @property
+    def state_file(self) -> Path:
+        """Where the controller publishes its state (for `ibpilot status`, and the health endpoint to come)."""
+        return self.run_dir / f"state-{self.mode}.json"
+
+    @property
     def console_log(self) -> Path:
         return self.run_dir / f"jvm-{self.mode}.log"
 

@@ -72,6 +72,8 @@ class Instance:
         self.jvm_starts = 0
         self.last_exit_code: int | None = None
         self.recorded = 0
+        self.state_since = time.time()
+        self.last_alert: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ state
     def fire(self, event: Event) -> None:
@@ -87,9 +89,34 @@ class Instance:
         if old is State.READY and new is not State.READY:
             self._ready_file(False)
             self.ready_since = None
+        if new is not old:
+            self.state_since = time.time()
+            self.publish()
+
+    def publish(self) -> None:
+        """Write the state file (atomically): what `ibpilot status` shows for this mode."""
+        doc = {
+            "mode": self.cfg.mode,
+            "state": self.state.value,
+            "since": self.state_since,
+            "login_complete": self.login_complete,
+            "jvm_starts": self.jvm_starts,
+            "controller_pid": os.getpid(),
+            "jvm_pid": self.proc.pid if self.proc is not None and self.proc.returncode is None else None,
+            "last_alert": self.last_alert,
+        }
+        try:
+            self.cfg.run_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.cfg.state_file.with_name(self.cfg.state_file.name + ".tmp")
+            tmp.write_text(json.dumps(doc))
+            tmp.replace(self.cfg.state_file)
+        except OSError as exc:
+            self.log.debug("cannot write %s: %s", self.cfg.state_file, exc)
 
     def alert(self, alert: Alert, msg: str, **fields: object) -> None:
         emit(self.log, alert, self.cfg.mode, msg, **fields)
+        self.last_alert = {"alert": alert.value, "msg": msg, "t": time.time()}
+        self.publish()
 
     def end(self, outcome: Outcome) -> None:
         if self.outcome is not None and not self.outcome.done():

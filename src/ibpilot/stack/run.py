@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -228,6 +229,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
 # status
 
 
+def _controller_state(path: Path) -> dict[str, Any]:
+    """What the controller published about itself (state, since when, its last alert), if anything."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    out: dict[str, Any] = {"state": doc.get("state"), "state_for_s": round(time.time() - float(doc.get("since", 0)))}
+    if doc.get("last_alert"):
+        out["last_alert"] = doc["last_alert"]
+    return out
+
+
 def collect_status(settings: Settings) -> dict[str, Any]:
     lay = sv.layout(settings)
     programs: dict[str, dict[str, Any]] = {}
@@ -254,6 +267,7 @@ def collect_status(settings: Settings) -> dict[str, Any]:
             info["socat_port"] = settings.socat_port(m)
         if controller:
             info["controller"] = controller
+        info.update(_controller_state(Path(settings.run_dir).expanduser() / f"state-{m}.json"))
         modes[m] = info
     return {"ready": all(v["ready"] for v in modes.values()), "modes": modes, "supervisord": supervisord,
             "programs": programs}
@@ -270,6 +284,10 @@ def _cmd_status(args: argparse.Namespace) -> int:
         for m, info in st["modes"].items():
             ports = f"API port {info['api_port']}" + (f", socat {info['socat_port']}" if "socat_port" in info else "")
             print(f"{m}: {'READY' if info['ready'] else 'not ready'} ({ports})")
+            if info.get("state"):
+                print(f"  controller state {info['state']} for {info['state_for_s']}s")
+            if alert := info.get("last_alert"):
+                print(f"  last alert {alert['alert']}: {alert['msg']}")
         print(f"supervisord: {st['supervisord']}")
         for name, p in st["programs"].items():
             print(f"  {name:<18} {p['state']:<9} {p['description']}")
