@@ -30,6 +30,13 @@ def test_finds_the_only_version_and_reads_everything(tmp_path: Path) -> None:
     assert inst.main_class == "ibgateway.GWClient"
 
 
+def test_install4j_runtime_follows_the_jars_on_the_classpath(tmp_path: Path) -> None:
+    prog = make_install(tmp_path)
+    (prog / ".install4j" / "i4jruntime.jar").write_bytes(b"")
+    inst = find_install(tmp_path, "gateway")
+    assert [j.name for j in inst.jars] == ["a.jar", "b.jar", "i4jruntime.jar"]  # IBC's order
+
+
 def test_tws_layout(tmp_path: Path) -> None:
     make_install(tmp_path, "tws", "1030")
     inst = find_install(tmp_path, "tws")

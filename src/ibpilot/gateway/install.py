@@ -90,6 +90,9 @@ def find_install(tws_path: Path, product: Product, version: str | None = None) -
     jars = tuple(sorted(jars_dir.glob("*.jar")))
     if not jars:
         raise InstallError(f"{jars_dir} holds no .jar files")
+    i4j_runtime = prog / ".install4j" / "i4jruntime.jar"  # on IBC's classpath too (gateway-ui.md §1.2)
+    if i4j_runtime.is_file():
+        jars = (*jars, i4j_runtime)
     vm_path = prog / VMOPTIONS_NAME[product]
     if not vm_path.is_file():
         raise InstallError(f"{vm_path} is missing (every {product} install has one)")
