@@ -71,10 +71,18 @@ def test_command_keeps_user_d_options_and_adds_agent(tmp_path: Path) -> None:
     assert "-Xmx2048m" in cmd and "-Xmx768m" not in cmd
     assert f"-DjtsConfigDir={tmp_path / 's'}" in cmd
     assert "-Drestart=abcdef" in cmd and "-DjxBrowserKey=KEY123" in cmd
+    assert "-Dexe4j.isInstall4j=true" in cmd and "-Dinstall4jType=standalone" in cmd  # as IBC starts it
     assert "-javaagent:/a/agent.jar=socket=/run/x.sock" in cmd
     assert cmd[-2:] == ["ibgateway.GWClient", str(tmp_path / "s")]
     cp = cmd[cmd.index("-cp") + 1]
     assert cp.endswith("a.jar:" + str(inst.jars[1]))
+
+
+def test_a_users_own_launcher_property_wins(tmp_path: Path) -> None:
+    make_install(tmp_path)
+    inst = find_install(tmp_path, "gateway")
+    cmd = build_command(inst, "java", JvmOptions(settings_dir=tmp_path, extra=["-Dchannel=beta"]))
+    assert "-Dchannel=beta" in cmd and "-Dchannel=latest" not in cmd
 
 
 def test_autorestart_detection(tmp_path: Path) -> None:

@@ -42,6 +42,16 @@ MODULE_ACCESS = tuple(
 ) + ("--add-exports=java.desktop/sun.awt.X11=ALL-UNNAMED",)
 
 
+# What IB's install4j launcher tells the Gateway about how it was started; IBC's ibcstart.sh passes the same
+# (gateway-ui.md §1.2), so the Gateway's auto-update service is the install4j one and stays quiet.
+LAUNCHER_PROPERTIES = (
+    "-Dtwslaunch.autoupdate.serviceImpl=com.ib.tws.twslaunch.install4j.Install4jAutoUpdateService",
+    "-Dchannel=latest",
+    "-Dexe4j.isInstall4j=true",
+    "-Dinstall4jType=standalone",
+)
+
+
 class JavaNotFound(RuntimeError):
     pass
 
@@ -89,7 +99,9 @@ def build_command(install: Install, java: str, opts: JvmOptions) -> list[str]:
     vm = [o for o in install.vmoptions if not (opts.heap_mb and o.startswith("-Xmx"))]
     if opts.heap_mb:
         vm.append(f"-Xmx{opts.heap_mb}m")
-    props = [f"-DjtsConfigDir={opts.settings_dir}"]
+    given = {o.split("=", 1)[0] for o in (*vm, *opts.extra) if o.startswith("-D")}
+    props = [p for p in LAUNCHER_PROPERTIES if p.split("=", 1)[0] not in given]
+    props.append(f"-DjtsConfigDir={opts.settings_dir}")
     if install.jxbrowser_key and not any(o.startswith("-DjxBrowserKey=") for o in vm):
         props.append(f"-DjxBrowserKey={install.jxbrowser_key}")
     if opts.restart_subdir:
