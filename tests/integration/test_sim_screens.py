@@ -663,9 +663,10 @@ def test_config_dialog_structure_persistence_and_port_move(start: SimFactory, tm
         assert saved["bypass"][PRECAUTIONS[0]] is True and saved["bypass"][PRECAUTIONS[1]] is False
         assert saved["lock_exit_time"] == "11:30" and saved["lock_exit_action"] == "logoff"
         await gone(bridge, cfg.handle)
-        # the API moved at once
+        # the API moved at once: the old listener closed (its port number is free again, so under parallel
+        # tests another worker may already listen there: the simulator's own events are the evidence)
+        await sim.event("api_stopped", since=mark)
         await sim.event("api_listening", since=mark, port=new_port)
-        await ib_refused(sim.port)
         await ib_session(new_port, 12, [PAPER_ACCOUNT])
         stored = json.loads((sim.settings_dir / "ibpilot-sim-settings.json").read_text())
         assert stored["port"] == new_port and stored["master_client_id"] == "77"
