@@ -11,17 +11,10 @@ from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from ibpilot.settings import DialogRule
+from ibpilot.settings import DEFAULT_API_PORTS, DialogRule
 
 Mode = Literal["live", "paper"]
 Product = Literal["gateway", "tws"]
-
-DEFAULT_API_PORT: dict[tuple[str, str], int] = {
-    ("gateway", "live"): 4001,
-    ("gateway", "paper"): 4002,
-    ("tws", "live"): 7496,
-    ("tws", "paper"): 7497,
-}
 
 # The nine API precautions (gateway-ui.md §2.4): Settings attribute -> the checkbox's exact text.
 PRECAUTIONS: dict[str, str] = {
@@ -91,7 +84,7 @@ class ControllerConfig:
 
     @property
     def effective_api_port(self) -> int:
-        return self.api_port or DEFAULT_API_PORT[(self.product, self.mode)]
+        return self.api_port or DEFAULT_API_PORTS[self.product][self.mode]
 
     @property
     def agent_socket(self) -> Path:

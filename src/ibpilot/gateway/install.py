@@ -32,7 +32,8 @@ class Install:
         return MAIN_CLASS[self.product]
 
 
-def _program_dir(tws_path: Path, product: Product, version: str) -> Path:
+def program_dir(tws_path: Path, product: Product, version: str) -> Path:
+    """Where IB's installer puts `version` of `product` under the Jts directory."""
     return tws_path / "ibgateway" / version if product == "gateway" else tws_path / version
 
 
@@ -83,7 +84,7 @@ def find_install(tws_path: Path, product: Product, version: str | None = None) -
                 f"several {product} versions under {tws_path}: {', '.join(found)}; set TWS_MAJOR_VRSN to one"
             )
         version = found[0]
-    prog = _program_dir(tws_path, product, version)
+    prog = program_dir(tws_path, product, version)
     jars_dir = prog / "jars"
     if not jars_dir.is_dir():
         raise InstallError(f"offline {product} version {version} is not installed: {jars_dir} is missing")

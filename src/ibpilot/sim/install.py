@@ -10,11 +10,10 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Literal
 
+from ibpilot.gateway.install import MAIN_CLASS, Product, program_dir
 from ibpilot.jars import jar_path
 
-Product = Literal["gateway", "tws"]
 DEFAULT_VERSION = "1037"
 
 # What a real 10.x Gateway/TWS install ships in its .vmoptions (the -D lines are kept by ibpilot,
@@ -31,13 +30,6 @@ VMOPTIONS = """\
 -Dswing.boldMetal=false
 -Dsun.locale.formatasdefault=true
 """
-
-MAIN_CLASS: dict[Product, str] = {"gateway": "ibgateway.GWClient", "tws": "jclient.LoginFrame"}
-
-
-def program_dir(root: Path, product: Product, version: str) -> Path:
-    return root / "ibgateway" / version if product == "gateway" else root / version
-
 
 def java_home() -> Path:
     """The JRE home of the `java` on PATH (or JAVA_HOME), as install4j writes it to inst_jre.cfg."""
