@@ -23,16 +23,10 @@ from typing import Any
 import pytest
 
 from ibpilot.sim import install as sim_install
+from ibpilot.stack.display import free_display
 from ibpilot.testing import free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_display() -> int:
-    for n in range(200 + os.getpid() % 500, 999):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display")
 
 
 def processes_with(marker: str, exclude: set[int] | None = None) -> list[tuple[int, str]]:
@@ -165,7 +159,7 @@ class StackFactory:
             TWS_API_PORT=str(ports["api"]),
             SOCAT_PORT=str(ports["socat"]),
             SOCAT_BIND="127.0.0.1",
-            DISPLAY_NUMBER=str(free_display()),
+            DISPLAY_NUMBER=str(free_display(200 + os.getpid() % 500)),
             HEALTH_PORT="0",
             PYTHONPATH=str(REPO / "src"),
         )

@@ -23,6 +23,7 @@ from typing import Any
 from ibpilot.logs import register_secret, setup_logging
 from ibpilot.settings import VARS, Secret, Settings, SettingsError, all_env_names, process_environ
 from ibpilot.stack import supervisor as sv
+from ibpilot.stack.display import display_in_use, free_display
 from ibpilot.stack.plan import Program, plan
 
 log = logging.getLogger("ibpilot.stack")
@@ -123,7 +124,7 @@ def preflight(settings: Settings, programs: list[Program]) -> list[str]:
             errors.append(f"TWS_PATH={settings.tws_path!r}: {exc} (or set IBPILOT_SIM=yes to try the simulator)")
     if settings.start_xvfb:
         n = settings.display_number
-        if Path(f"/tmp/.X11-unix/X{n}").exists() or Path(f"/tmp/.X{n}-lock").exists():
+        if display_in_use(n):
             errors.append(f"DISPLAY_NUMBER={n}: display :{n} is already in use by another X server; "
                           "choose another number")
     for what, bind, port in _ports_to_bind(settings, programs):
@@ -311,13 +312,6 @@ def _free_or(preferred: int, bind: str, taken: set[int]) -> int:
             return port
 
 
-def _free_display(start: int = 10) -> int:
-    for n in range(start, 1000):
-        if not Path(f"/tmp/.X11-unix/X{n}").exists() and not Path(f"/tmp/.X{n}-lock").exists():
-            return n
-    raise RuntimeError("no free X display number")
-
-
 def demo_environment(directory: Path, base: Mapping[str, str], bind: str = "127.0.0.1") -> dict[str, str]:
     """The environment of the demo: the simulator, paper mode, VNC/noVNC/UI with generated secrets."""
     env = {k: v for k, v in base.items() if k not in set(all_env_names()) and not k.startswith("IBPILOT_SIM")}
@@ -335,7 +329,7 @@ def demo_environment(directory: Path, base: Mapping[str, str], bind: str = "127.
         TWS_API_PORT=str(_free_or(4002, "127.0.0.1", taken)),
         SOCAT_PORT=str(_free_or(4004, bind, taken)),
         SOCAT_BIND=bind,
-        DISPLAY_NUMBER=str(_free_display()),
+        DISPLAY_NUMBER=str(free_display()),
         DISPLAY_SIZE="1280x900x24",
         VNC_SERVER_PASSWORD=secrets.token_urlsafe(6)[:8],
         VNC_PORT=str(_free_or(5900, bind, taken)),

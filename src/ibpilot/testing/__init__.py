@@ -22,6 +22,7 @@ from ibpilot.gateway.install import Product, find_install
 from ibpilot.gateway.jvm import JvmOptions, build_command, find_autorestart, find_java
 from ibpilot.jars import jar_path
 from ibpilot.sim import install as sim_install
+from ibpilot.stack.display import free_display
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -264,9 +265,9 @@ class Xvfb:
         exe = shutil.which("Xvfb")
         if not exe:
             raise FileNotFoundError("Xvfb is not installed (scripts/install-system-deps.sh)")
-        for n in range(90 + os.getpid() % 400, 900):
-            if Path(f"/tmp/.X{n}-lock").exists() or Path(f"/tmp/.X11-unix/X{n}").exists():
-                continue
+        n = 89 + os.getpid() % 400
+        while True:
+            n = free_display(n + 1, 900)  # raises when none is left
             proc = subprocess.Popen(
                 [exe, f":{n}", "-screen", "0", self.size, "-nolisten", "tcp", "-noreset"],
                 stdout=subprocess.DEVNULL,
@@ -281,7 +282,6 @@ class Xvfb:
                 return self.display
             proc.kill()
             proc.wait()
-        raise RuntimeError("could not start Xvfb on any display")
 
     def stop(self) -> None:
         if self.proc is not None:
