@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 # Each module defines `register(subparsers)`, adding one or more sub-commands whose parser sets
 # `func(args) -> int`. Imported lazily only to build the parser, so keep module import light.
@@ -24,6 +25,18 @@ All configuration comes from the environment (IBC's and the common Docker images
 Try the whole stack without an IBKR account, on the simulated Gateway:  ibpilot demo
 Check a configuration (every problem at once, secrets hidden):          ibpilot check-config
 """
+
+
+def add_command(
+    sub: Any, name: str, summary: str, description: str, func: Callable[[argparse.Namespace], int] | None = None
+) -> argparse.ArgumentParser:
+    """One sub-command: `summary` for `ibpilot --help`, `description` (kept as written) for its own --help."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    if func is not None:
+        p.set_defaults(func=func)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:

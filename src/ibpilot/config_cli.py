@@ -12,6 +12,7 @@ import textwrap
 from typing import Any
 
 from ibpilot import settings as st
+from ibpilot.cli import add_command
 from ibpilot.settings import GROUPS, VARS, Settings, SettingsError, Var
 
 REGENERATE = (
@@ -39,12 +40,8 @@ regenerate the committed copies:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser(
-        "check-config",
-        help="validate the configuration and show every value and its source",
-        description=CHECK_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(subparsers, "check-config", "validate the configuration and show every value and its source",
+                    CHECK_HELP, cmd_check_config)
     p.add_argument("--json", action="store_true", help="print JSON (values, sources, warnings, errors)")
     p.add_argument(
         "--env-file",
@@ -52,17 +49,11 @@ def register(subparsers: Any) -> None:
         help="read NAME=value lines from FILE instead of the process environment (HOME is still taken "
         "from the environment); *_FILE paths are read as usual",
     )
-    p.set_defaults(func=cmd_check_config)
 
-    d = subparsers.add_parser(
-        "config-docs",
-        help="print the configuration reference (Markdown) or an .env example",
-        description=DOCS_HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    d = add_command(subparsers, "config-docs", "print the configuration reference (Markdown) or an .env example",
+                    DOCS_HELP, cmd_config_docs)
     d.add_argument("--env-example", action="store_true", help="print the .env example instead of Markdown")
     d.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
-    d.set_defaults(func=cmd_config_docs)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
+from ibpilot.cli import add_command
 from ibpilot.controller.config import PRECAUTIONS, ControllerConfig
 from ibpilot.logs import register_secret, setup_logging
 from ibpilot.settings import Settings, SettingsError
@@ -121,11 +122,5 @@ def _cmd_control(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "control",
-        help="run one Gateway/TWS for one trading mode (foreground)",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "control", "run one Gateway/TWS for one trading mode (foreground)", HELP, _cmd_control)
     p.add_argument("--mode", choices=["live", "paper"], help="override TRADING_MODE / IBPILOT_INSTANCE")
-    p.set_defaults(func=_cmd_control)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ibpilot.cli import add_command
 from ibpilot.sim import install as sim_install
 
 HELP = """\
@@ -39,12 +40,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "sim",
-        help="the simulated IB Gateway / TWS (install it, try it)",
-        description=HELP,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = add_command(sub, "sim", "the simulated IB Gateway / TWS (install it, try it)", HELP)
     ssub = p.add_subparsers(dest="sim_command", metavar="SIM_COMMAND")
     i = ssub.add_parser(
         "install",
@@ -57,4 +53,9 @@ def register(sub: Any) -> None:
     i.add_argument("--version", type=_version, default=sim_install.DEFAULT_VERSION,
                    help="major version dir (default %(default)s)")
     i.set_defaults(func=_cmd_install)
-    p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
+
+    def usage(_args: argparse.Namespace) -> int:
+        p.print_help()
+        return 2
+
+    p.set_defaults(func=usage)

@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from ibpilot.cli import add_command
 from ibpilot.logs import register_secret, setup_logging
 from ibpilot.settings import VARS, Secret, Settings, SettingsError, all_env_names, process_environ
 from ibpilot.stack import supervisor as sv
@@ -416,27 +417,23 @@ def _scenario(text: str) -> dict[str, Any]:
 
 
 def register(sub: Any) -> None:
-    fmt = argparse.RawDescriptionHelpFormatter
-    p = sub.add_parser("run", help="run the whole stack under supervisord (the container's main process)",
-                       description=RUN_HELP, formatter_class=fmt)
+    p = add_command(sub, "run", "run the whole stack under supervisord (the container's main process)", RUN_HELP,
+                    _cmd_run)
     p.add_argument("--grace", type=float, default=None, metavar="SECONDS",
                    help="time for a graceful stop before what is left is killed "
                    "(default: the longest program stop time + 15 s, i.e. 105 s with controllers)")
     p.add_argument("--quiet", action="store_true", help="do not echo the programs' logs (they stay in RUN_DIR/logs)")
     p.add_argument("--dry-run", action="store_true", help="print the supervisord.conf that would be used, and exit")
-    p.set_defaults(func=_cmd_run)
 
-    s = sub.add_parser("status", help="is every trading mode ready? (the Docker HEALTHCHECK)",
-                       description=STATUS_HELP, formatter_class=fmt)
+    s = add_command(sub, "status", "is every trading mode ready? (the Docker HEALTHCHECK)", STATUS_HELP,
+                    _cmd_status)
     s.add_argument("--json", action="store_true", help="machine-readable output")
-    s.set_defaults(func=_cmd_status)
 
-    d = sub.add_parser("demo", help="the whole stack on the simulated Gateway; prints how to connect",
-                       description=DEMO_HELP, formatter_class=fmt)
+    d = add_command(sub, "demo", "the whole stack on the simulated Gateway; prints how to connect", DEMO_HELP,
+                    _cmd_demo)
     d.add_argument("--dir", default="~/.ibpilot/demo", help="where the simulator and RUN_DIR go (default %(default)s)")
     d.add_argument("--bind", default="127.0.0.1", help="address for socat, VNC, noVNC, the UI (default %(default)s)")
     d.add_argument("--logs", action="store_true", help="stream every program's log to this terminal")
     d.add_argument("--scenario", dest="scenario_json", type=_scenario, default=None, metavar="JSON|FILE",
                    help="simulator scenario (see sim/README.md), e.g. '{\"second_factor\": \"push\"}'")
     d.add_argument("--grace", type=float, default=None, metavar="SECONDS", help="graceful stop time")
-    d.set_defaults(func=_cmd_demo)
