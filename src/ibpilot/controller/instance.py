@@ -243,7 +243,7 @@ class Instance:
         raise AgentDisconnected("agent connection closed")
 
     async def safety_poll(self) -> None:
-        """Events are the mechanism; this is only a net for anything missed (every 2 s).
+        """Events are the mechanism; this is only a net for anything missed.
 
         It doubles as the UI watchdog: the agent answers "EDT busy" when Gateway's event thread is blocked.
         A hung UI before READY blocks the login, so Gateway is relaunched; once READY the API still
@@ -253,7 +253,8 @@ class Instance:
         busy_since: float | None = None
         alerted = False
         while True:
-            await asyncio.sleep(2.0)
+            # a full snapshot of every window: every 2 s while Gateway is being driven, 5 s once it only runs
+            await asyncio.sleep(5.0 if self.state is State.READY else 2.0)
             try:
                 result = await self.bridge.request("windows", timeout=10.0)
             except AgentError as exc:
