@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ibpilot.cli import add_command
+from ibpilot.gateway.install import MAIN_CLASS
 from ibpilot.sim import install as sim_install
 
 HELP = """\
@@ -35,7 +36,7 @@ def _cmd_install(args: argparse.Namespace) -> int:
         print(f"ibpilot sim install: {exc}", file=sys.stderr)
         return 1
     print(f"simulated {args.product} {args.version} installed in {prog}")
-    print(f"main class: {sim_install.main_class(args.product)}")
+    print(f"main class: {MAIN_CLASS[args.product]}")
     return 0
 
 

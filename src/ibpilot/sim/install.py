@@ -67,9 +67,5 @@ def install(root: Path, product: Product = "gateway", version: str = DEFAULT_VER
     return prog
 
 
-def main_class(product: Product) -> str:
-    return MAIN_CLASS[product]
-
-
 if __name__ == "__main__":  # pragma: no cover
     print(install(Path(sys.argv[1])))
