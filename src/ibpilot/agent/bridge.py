@@ -4,7 +4,7 @@ This module only moves requests, answers and events; what the windows mean is th
 
     bridge = await AgentBridge.connect(socket_path, timeout=30)
     win = await bridge.wait_for_window(lambda w: w.title_contains("Login"), timeout=60)
-    await bridge.set_text(win.handle, field.path, secret)     # logged as "set_text w1 [..] (8 chars)"
+    await bridge.set_text(win.handle, field.path, secret)     # logged as "set_text w1 [..] (text not logged)"
     await bridge.click(win.handle, win.button("OK").path)
 """
 
@@ -392,7 +392,7 @@ def _check_hello(line: bytes) -> dict[str, Any]:
 
 
 def _describe(op: str, args: dict[str, Any]) -> str:
-    """A log line for a request, without secrets: set_text shows the length of its text only."""
+    """A log line for a request, without secrets: set_text says nothing of its text (not even its length)."""
     if op == "set_text":
-        return f"set_text {args.get('window')} {args.get('path')} ({len(str(args.get('text', '')))} chars)"
+        return f"set_text {args.get('window')} {args.get('path')} (text not logged)"
     return " ".join([op, *(f"{k}={v}" for k, v in args.items())])

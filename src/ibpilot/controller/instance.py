@@ -154,7 +154,7 @@ class Instance:
         return True
 
     async def set_text(self, win: Window, comp: Component, text: str, secret: bool = False) -> None:
-        shown = f"({len(text)} chars)" if secret else repr(text)
+        shown = "(secret, not logged)" if secret else repr(text)  # not even its length
         self.log.info("set text %s in %r field %s", shown, win.title, list(comp.path))
         await self.act("set_text", window=win.handle, path=list(comp.path), text=text)
 
