@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import os
 import re
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +16,7 @@ import pytest
 from _apiserver import peer_ib_connect
 from ib_async import IB
 
-from ibpilot.testing import NetnsPeer, netns_peer, wait_until
+from ibpilot.testing import NetnsPeer, SimGateway, free_port, netns_peer, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -321,7 +324,7 @@ def test_daily_auto_restart_relaunches_without_credentials_or_second_factor(cont
 def test_closedown_at_logs_out_and_stops_with_exit_0(controlled) -> None:
     from datetime import datetime, timedelta
 
-    at = (datetime.now() + timedelta(minutes=1)).strftime("%H:%M")  # wall-clock action: up to a minute away
+    at = (datetime.now() + timedelta(seconds=75)).strftime("%H:%M")  # wall-clock action: 15 to 75 s away
     c = controlled(CLOSEDOWN_AT=at)
     c.wait_log(r"READY mode=paper")
     c.wait_log(r"next timed action: closedown at")
@@ -335,3 +338,48 @@ def test_hung_ui_during_login_is_detected_and_gateway_relaunched(controlled) -> 
     c = controlled({"hang_at": {"state": "login_frame", "after_s": 0, "kind": "edt"}})
     c.wait_log(r"ALERT_HANG mode=paper .*UI is not responding; relaunching", timeout=60)
     c.wait_log(r"JVM start #2")
+
+
+def test_ready_is_never_declared_against_another_process_holding_the_api_port(controlled, tmp_path, display) -> None:
+    # Another Gateway (logged in by itself, other accounts) holds the API port before ours starts: our JVM cannot
+    # bind it, yet that API answers. The controller must say whose port it is and never declare READY.
+    port = free_port()
+    foreign = SimGateway(tmp_path / "foreign", display, scenario={
+        "api_port": port, "self_login": True, "paper_warning": False, "accounts": ["DUFOREIGN1"],
+        "step_delay_ms": 50})
+    foreign.start()
+    try:
+        foreign.wait_event("api_listening", timeout=60)
+        assert foreign.proc is not None
+        c = controlled(TWS_API_PORT=str(port))
+        line = c.wait_log(r"(ALERT_API_PORT_TAKEN mode=paper port=\d+ .*)", timeout=90)
+        assert f"port={port}" in line and f"pid {foreign.proc.pid}" in line, line
+        time.sleep(3)  # probes go on (every 0.25 s): still no READY
+        log = c.log()
+        assert "READY mode=paper" not in log and "DUFOREIGN1" not in log.split("ALERT_API_PORT_TAKEN")[0]
+        assert not (c.tmp / "run" / "ready-paper").exists()
+        assert c.count("ALERT_API_PORT_TAKEN") == 1  # said once, not at every probe
+        assert c.stop() == 0
+    finally:
+        foreign.stop()
+
+
+def test_a_stopped_jvm_is_killed_with_a_logged_reason_and_no_traceback(controlled) -> None:
+    c = controlled()
+    c.wait_log(r"READY mode=paper")
+    pid = json.loads((c.tmp / "run" / "state-paper.json").read_text())["jvm_pid"]
+    assert isinstance(pid, int) and pid > 0
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        c.wait_log(r"ALERT_API_DOWN mode=paper", timeout=60)
+        c.wait_log(r"ALERT_HANG mode=paper", timeout=90)
+        c.wait_log(rf"stopping Gateway's JVM \(pid {pid}\): API hang", timeout=30)
+        c.wait_log(rf"killing Gateway's JVM \(pid {pid}\) with SIGKILL", timeout=30)  # a stopped JVM ignores TERM
+        c.wait_log(r"READY mode=paper", count=2, timeout=90)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGCONT)
+    log = c.log()
+    assert "Traceback" not in log and "task poll failed" not in log, c.tail()
+    assert c.count(r"did not answer within 10s") <= 1  # one clear line for the silent agent, not one per poll
+    assert c.stop() == 0

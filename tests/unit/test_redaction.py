@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ibpilot.controller.cli import config_from_settings
+from ibpilot.controller.config import ControllerConfig
 from ibpilot.logs import _Redact, register_secret
 from ibpilot.settings import Settings, SettingsError
 
@@ -21,7 +21,7 @@ ENV = {
 
 
 def test_controller_config_repr_has_no_secrets() -> None:
-    cfg = config_from_settings(Settings.from_env(ENV), "live")
+    cfg = ControllerConfig(Settings.from_env(ENV), "live")
     assert cfg.password == "hunter2-very-secret"  # available to the code that types it...
     text = repr(cfg) + str(cfg)
     assert "hunter2" not in text and "JBSWY3DPEHPK3PXP" not in text  # ...but never printed

@@ -11,8 +11,8 @@ import pytest
 from ibpilot.agent.model import Window
 from ibpilot.controller import api_settings
 from ibpilot.controller.config import PRECAUTIONS
-from ibpilot.controller.screens import SCREENS, recognise
 from ibpilot.controller.second_factor import choose_device
+from ibpilot.controller.table import SCREENS, recognise
 from ibpilot.controller.ui import ancestor, checkbox, first_button, has_text, structure
 
 SNAPS = Path(__file__).parent / "snapshots"

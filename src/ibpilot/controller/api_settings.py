@@ -10,17 +10,14 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ibpilot.agent.bridge import AgentError
 from ibpilot.agent.model import Component, Window
 from ibpilot.controller.config import PRECAUTIONS
+from ibpilot.controller.context import Ctx
 from ibpilot.controller.machine import Event
 from ibpilot.controller.ui import ancestor, checkbox, first_button
 from ibpilot.serve.alerts import Alert
-
-if TYPE_CHECKING:
-    from ibpilot.controller.instance import Instance
 
 LOCK_LABELS = ("Set Auto Restart Time (HH:MM)", "Set Auto Log Off Time (HH:MM)")
 
@@ -34,15 +31,15 @@ class Wanted:
     value: object
 
 
-def wanted(inst: Instance) -> list[Wanted]:
-    cfg = inst.cfg
+def wanted(ctx: Ctx) -> list[Wanted]:
+    cfg = ctx.cfg
     out: list[Wanted] = []
     if cfg.api_port is not None:
         out.append(Wanted("api_port", ("API", "Settings"), str(cfg.api_port)))
-    if cfg.master_client_id is not None:
-        out.append(Wanted("master_client_id", ("API", "Settings"), str(cfg.master_client_id)))
-    if cfg.read_only_api is not None:
-        out.append(Wanted("read_only_api", ("API", "Settings"), cfg.read_only_api))
+    if cfg.s.tws_master_client_id is not None:
+        out.append(Wanted("master_client_id", ("API", "Settings"), str(cfg.s.tws_master_client_id)))
+    if cfg.s.read_only_api is not None:
+        out.append(Wanted("read_only_api", ("API", "Settings"), cfg.s.read_only_api))
     for key, value in sorted(cfg.precautions.items()):
         out.append(Wanted(key, ("API", "Precautions"), value))
     lock = _lock_and_exit(cfg.auto_restart_time, cfg.auto_logoff_time)
@@ -110,122 +107,122 @@ def _read_lock(win: Window) -> tuple[str, str, str] | None:
     return ((fields[0].text or "").strip() if fields else ""), ampm, action
 
 
-async def _open_dialog(inst: Instance) -> Window:
-    main = await inst.wait_window(
-        lambda w: (s := inst.known.get(w.handle)) is not None and s.name.startswith("main_window"), 60, "main window"
+async def _open_dialog(ctx: Ctx) -> Window:
+    main = await ctx.wait_window(
+        lambda w: (ctx.screen_name(w.handle) or "").startswith("main_window"), 60, "main window"
     )
     paths = (
         [["Configure", "Settings"]]
-        if inst.cfg.product == "gateway"
+        if ctx.cfg.product == "gateway"
         else [["Edit", "Global Configuration..."], ["File", "Global Configuration..."]]
     )
     deadline = time.monotonic() + 60
     while True:
-        main = inst.windows.get(main.handle, main)
+        main = ctx.windows.get(main.handle, main)
         items = next((p for p in paths if main.has_menu(p)), paths[0])
         try:
-            await inst.act("menu", window=main.handle, items=items)
+            await ctx.act("menu", window=main.handle, items=items)
             break
         except AgentError as exc:
             if "disabled" not in str(exc) or time.monotonic() > deadline:
                 raise
             await asyncio.sleep(0.25)  # enabled when login completes (IBC polls the same way)
-    return await inst.wait_window(
+    return await ctx.wait_window(
         lambda w: w.kind == "dialog" and w.title_contains("Configuration"), 20, "configuration dialog"
     )
 
 
-async def _select(inst: Instance, dlg: Window, section: tuple[str, ...]) -> Window:
+async def _select(ctx: Ctx, dlg: Window, section: tuple[str, ...]) -> Window:
     tree = next(iter(dlg.of_type("JTree")), None)
     if tree is None:
         raise RuntimeError("configuration dialog has no tree")
     nodes = list(section)
     if tree.tree is not None and not tree.tree.has_path(nodes) and section == ("API", "Settings"):
         nodes = ["API"]  # IBC's fallback for older versions
-    await inst.act("tree_select", window=dlg.handle, path=list(tree.path), nodes=nodes)
-    return await inst.refresh(dlg) or dlg
+    await ctx.act("tree_select", window=dlg.handle, path=list(tree.path), nodes=nodes)
+    return await ctx.refresh(dlg) or dlg
 
 
-async def _apply(inst: Instance, dlg: Window, w: Wanted) -> bool:
+async def _apply(ctx: Ctx, dlg: Window, w: Wanted) -> bool:
     if w.key == "lock_and_exit":
         assert isinstance(w.value, tuple)
         box, label = _lock_container(dlg)
         if box is None:
-            inst.alert(Alert.SETTING_UNAVAILABLE, "Lock and Exit has no auto logoff/restart time", setting=w.key)
+            ctx.alert(Alert.SETTING_UNAVAILABLE, "Lock and Exit has no auto logoff/restart time", setting=w.key)
             return False
         hhmm, ampm, action = w.value
         shown = "Auto restart" if "Restart" in label else "Auto logoff"
         if shown != action:
-            inst.alert(Alert.SETTING_UNAVAILABLE,
+            ctx.alert(Alert.SETTING_UNAVAILABLE,
                        f"this account's dialog offers {shown!r}, not {action!r}: set "
                        f"{'AUTO_RESTART_TIME' if shown == 'Auto restart' else 'AUTO_LOGOFF_TIME'} instead",
                        setting=w.key)
         fields = box.of_type("JTextField")
         if fields:
-            await inst.set_text(dlg, fields[0], hhmm)
+            await ctx.set_text(dlg, fields[0], hhmm)
         for text in (ampm, action):
             radio = next((r for r in box.of_type("JRadioButton") if r.plain_text == text), None)
             if radio is not None:
-                await inst.act("toggle", window=dlg.handle, path=list(radio.path), selected=True)
+                await ctx.act("toggle", window=dlg.handle, path=list(radio.path), selected=True)
         return True
     c = _control(dlg, w)
     if c is None:
-        inst.alert(Alert.SETTING_UNAVAILABLE, "the configuration dialog has no control for this setting",
+        ctx.alert(Alert.SETTING_UNAVAILABLE, "the configuration dialog has no control for this setting",
                    setting=w.key)
         return False
     if isinstance(w.value, bool):
-        await inst.act("toggle", window=dlg.handle, path=list(c.path), selected=w.value)
+        await ctx.act("toggle", window=dlg.handle, path=list(c.path), selected=w.value)
     else:
-        await inst.set_text(dlg, c, str(w.value))
+        await ctx.set_text(dlg, c, str(w.value))
     return True
 
 
-async def _close(inst: Instance, dlg: Window, button: str) -> None:
-    fresh = await inst.refresh(dlg) or dlg
+async def _close(ctx: Ctx, dlg: Window, button: str) -> None:
+    fresh = await ctx.refresh(dlg) or dlg
     b = first_button(fresh, (button,))
     if b is None:
-        await inst.act("close", window=dlg.handle)
+        await ctx.act("close", window=dlg.handle)
     else:
-        await inst.click(fresh, b)
+        await ctx.click(fresh, b)
     deadline = time.monotonic() + 10
-    while dlg.handle in inst.windows and time.monotonic() < deadline:
+    while dlg.handle in ctx.windows and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
 
 
-async def configure(inst: Instance) -> None:
+async def configure(ctx: Ctx) -> None:
     """Apply the wanted settings, click OK, then read every one back; alerts for what did not stick."""
-    if inst.flow_state.get("configured"):
-        inst.fire(Event.CONFIGURED)
+    if ctx.flow.configured:
+        ctx.fire(Event.CONFIGURED)
         return
-    items = wanted(inst)
+    items = wanted(ctx)
     if not items:
-        inst.log.info("no API settings to apply")
-        inst.flow_state["configured"] = True
-        inst.fire(Event.CONFIGURED)
+        ctx.log.info("no API settings to apply")
+        ctx.flow.configured = True
+        ctx.fire(Event.CONFIGURED)
         return
     t0 = time.monotonic()
-    dlg = await _open_dialog(inst)
+    dlg = await _open_dialog(ctx)
     applied: list[Wanted] = []
     for section in dict.fromkeys(w.section for w in items):
-        dlg = await _select(inst, dlg, section)
+        dlg = await _select(ctx, dlg, section)
         for w in (w for w in items if w.section == section):
-            if await _apply(inst, dlg, w):
+            if await _apply(ctx, dlg, w):
                 applied.append(w)
-                inst.log.info("setting %s -> %s", w.key, w.value)
-    await _close(inst, dlg, "OK")
+                ctx.log.info("setting %s -> %s", w.key, w.value)
+    await _close(ctx, dlg, "OK")
     # read back: reopen, compare, cancel
-    dlg = await _open_dialog(inst)
+    dlg = await _open_dialog(ctx)
     bad = []
     for section in dict.fromkeys(w.section for w in applied):
-        dlg = await _select(inst, dlg, section)
+        dlg = await _select(ctx, dlg, section)
         for w in (w for w in applied if w.section == section):
             got = _read(dlg, w)
             if got != w.value:
                 bad.append(w.key)
-                inst.alert(Alert.SETTING_NOT_KEPT, "Gateway did not keep a setting", setting=w.key,
+                ctx.alert(Alert.SETTING_NOT_KEPT, "Gateway did not keep a setting", setting=w.key,
                            wanted=w.value, got=got)
-    await _close(inst, dlg, "Cancel")
-    inst.log.info("configuration: %d settings applied, %d verified, in %.1fs", len(applied),
+    await _close(ctx, dlg, "Cancel")
+    ctx.log.info("configuration: %d settings applied, %d verified, in %.1fs", len(applied),
                   len(applied) - len(bad), time.monotonic() - t0)
-    inst.flow_state["configured"] = True
-    inst.fire(Event.CONFIGURED)
+    ctx.flow.configured = True
+    ctx.fire(Event.CONFIGURED)

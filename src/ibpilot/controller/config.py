@@ -1,17 +1,19 @@
-"""What one controller (one trading mode) needs to know, as one typed, immutable object.
+"""One trading mode's view of the settings: what one controller needs to know, typed and immutable.
 
-Built from `ibpilot.settings.Settings` by `from_settings`, or directly by tests. Secrets are held in
-fields excluded from repr, and are never logged.
+The controller reads plain settings as they are declared in `ibpilot.settings` (`cfg.s.twofa_timeout`),
+so a new option is declared once and used where it matters; only the values that depend on the mode
+(credentials, ports, directories) or combine settings are properties here. Secrets stay wrapped in
+`Secret` inside `Settings` (never in a repr) and are revealed only by the properties that type them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
 from typing import Literal
 
-from ibpilot.settings import DEFAULT_API_PORTS, DialogRule
+from ibpilot.settings import Settings
 
 Mode = Literal["live", "paper"]
 Product = Literal["gateway", "tws"]
@@ -31,60 +33,54 @@ PRECAUTIONS: dict[str, str] = {
 }
 
 
+def _ampm(t: time | None) -> str | None:
+    return t.strftime("%I:%M %p") if t is not None else None
+
+
 @dataclass(frozen=True)
 class ControllerConfig:
+    s: Settings
     mode: Mode
-    tws_path: Path
-    settings_dir: Path
-    run_dir: Path  # agent socket, ready file default, JVM console log
-    product: Product = "gateway"
-    version: str | None = None
-    username: str = field(default="", repr=False)
-    password: str = field(default="", repr=False)
-    totp_secret: str = field(default="", repr=False)
-    twofa_device: str = ""
-    twofa_timeout_s: float = 180.0
-    twofa_exit_interval_s: float = 60.0
-    twofa_timeout_action: Literal["exit", "restart", "none"] = "restart"
-    relogin_after_twofa_timeout: bool = True
-    existing_session_action: Literal["primary", "primaryoverride", "secondary", "manual"] = "primary"
-    accept_incoming: Literal["accept", "reject", "manual"] = "manual"
-    bypass_warning: tuple[str, ...] = ()
-    dialog_rules: tuple[DialogRule, ...] = ()
-    read_only_api: bool | None = None
-    master_client_id: int | None = None
-    api_port: int | None = None
-    precautions: dict[str, bool] = field(default_factory=dict)
-    auto_logoff_time: str | None = None  # "hh:mm AM"
-    auto_restart_time: str | None = None  # "hh:mm AM"
-    trusted_ips: tuple[str, ...] = ()
-    tws_server: str | None = None
-    time_zone: str | None = None
-    heap_mb: int | None = None
-    java_opts: tuple[str, ...] = ()
-    ready_file: Path | None = None
-    accept_paper_warning: bool = True  # click "I understand and accept" (API connections fail until then)
-    dismiss_password_notice: bool = False  # click OK on the password notice (alerted either way)
-    allow_blind_trading: bool = False  # confirm orders for instruments without market data
-    cold_restart_at: time | None = None  # every Sunday: stop and log in afresh (no autorestart token)
-    closedown_at: tuple[time, str | None] | None = None  # (time, weekday or None = daily): tidy stop
-    save_settings_at: str | None = None  # File > Save Settings schedule (IBC's SaveTwsSettingsAt)
-    warm_state: Path | None = None  # copied into settings_dir before each cold start
-    custom_config: bool = False  # the user manages jts.ini: do not edit it
-    record_dir: Path | None = None  # write every window snapshot here (JSON) for bug reports / recognisers
-    login_dialog_timeout_s: float = 60.0  # the login window must appear within this long after launch
-    login_stall_s: float = 120.0  # no progress after Log In for this long: stalled (lockout?)
-    max_login_failures: int = 3  # refused credentials this many times in a row: give up (no lockout storm)
+    # Recovery tunables: fixed policy, not settings (documented in docs/alerts.md).
     restart_backoff_s: tuple[float, ...] = (2.0, 10.0, 30.0, 60.0, 120.0, 300.0)
-    probe_interval_s: float = 10.0
     probe_failures_for_hang: int = 3  # consecutive failed probes after the API was lost: a hang
     api_wait_s: float = 180.0  # after login, the API must answer within this long
     ui_hang_s: float = 20.0  # the UI thread blocked this long: a hang
-    probe_client_id: int = 973
+    probe_client_id: int = 973  # reserved for the API probe
+
+    # ---------------------------------------------------------------- the install and its directories
+    @property
+    def product(self) -> Product:
+        return self.s.gateway_or_tws
 
     @property
-    def effective_api_port(self) -> int:
-        return self.api_port or DEFAULT_API_PORTS[self.product][self.mode]
+    def tws_path(self) -> Path:
+        return Path(self.s.tws_path).expanduser()
+
+    @property
+    def version(self) -> str | None:
+        return self.s.tws_major_vrsn
+
+    @property
+    def settings_dir(self) -> Path:
+        return Path(self.s.settings_path(self.mode)).expanduser()
+
+    @property
+    def run_dir(self) -> Path:
+        """Agent socket, state and ready files, the JVM's console log."""
+        return Path(self.s.run_dir).expanduser()
+
+    @property
+    def warm_state(self) -> Path | None:
+        return Path(self.s.gateway_warm_state) if self.s.gateway_warm_state else None
+
+    @property
+    def record_dir(self) -> Path | None:
+        return Path(self.s.record_windows).expanduser() / self.mode if self.s.record_windows else None
+
+    @property
+    def ready_file(self) -> Path:
+        return Path(self.s.ready_file(self.mode)).expanduser()
 
     @property
     def agent_socket(self) -> Path:
@@ -92,13 +88,78 @@ class ControllerConfig:
 
     @property
     def state_file(self) -> Path:
-        """Where the controller publishes its state (for `ibpilot status`, and the health endpoint to come)."""
+        """Where the controller publishes its state (for `ibpilot status` and the status page)."""
         return self.run_dir / f"state-{self.mode}.json"
 
     @property
     def console_log(self) -> Path:
         return self.run_dir / f"jvm-{self.mode}.log"
 
+    # ---------------------------------------------------------------- this mode's login
+    @property
+    def username(self) -> str:
+        return self.s.credentials(self.mode).userid or ""
+
+    @property
+    def password(self) -> str:
+        pw = self.s.credentials(self.mode).password
+        return pw.reveal() if pw else ""
+
+    @property
+    def totp_secret(self) -> str:
+        return self.s.twofactor_code.reveal() if self.s.twofactor_code else ""
+
+    @property
+    def tws_server(self) -> str | None:
+        return self.s.server(self.mode)
+
     def secrets(self) -> list[str]:
-        """Values that must never reach a log line."""
+        """This mode's login secrets: values that must never reach a log line."""
         return [s for s in (self.password, self.totp_secret) if s]
+
+    # ---------------------------------------------------------------- the API and its settings
+    @property
+    def api_port(self) -> int | None:
+        """The port set explicitly for this mode (applied in the configuration dialog), else None."""
+        s = self.s
+        if self.mode == "paper" and s.tws_api_port_paper is not None:
+            return s.tws_api_port_paper
+        if s.dual and self.mode == "paper":
+            return None
+        return s.tws_api_port
+
+    @property
+    def effective_api_port(self) -> int:
+        return self.s.api_port(self.mode)
+
+    @property
+    def precautions(self) -> dict[str, bool]:
+        return {k: v for k in PRECAUTIONS if (v := getattr(self.s, k)) is not None}
+
+    @property
+    def auto_logoff_time(self) -> str | None:
+        """'hh:mm AM' as Lock and Exit shows it."""
+        return _ampm(self.s.auto_logoff_time)
+
+    @property
+    def auto_restart_time(self) -> str | None:
+        return _ampm(self.s.auto_restart_time)
+
+    # ---------------------------------------------------------------- recovery
+    @property
+    def login_stall_s(self) -> float:
+        """No progress after Log In for this long: stalled (a lockout, or a server timeout)."""
+        return min(self.s.login_timeout, 600.0)
+
+    @property
+    def closedown_at(self) -> tuple[time, str | None] | None:
+        c = self.s.closedown_at
+        return (c.at, c.day) if c else None
+
+    @property
+    def probe_interval_s(self) -> float:
+        return float(getattr(self.s, "health_probe_interval", 10.0))
+
+    @property
+    def probe_timeout_s(self) -> float:
+        return float(getattr(self.s, "health_probe_timeout", 5.0))

@@ -7,6 +7,7 @@ meaning once released; new ones may be added. The list is documented in docs/ale
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -25,8 +26,18 @@ class Alert(StrEnum):
     JVM_EXITED = "ALERT_JVM_EXITED"  # Gateway's JVM exited unexpectedly
     HANG = "ALERT_HANG"  # the API or the UI stopped answering
     API_DOWN = "ALERT_API_DOWN"  # the API stopped answering while READY
+    API_PORT_TAKEN = "ALERT_API_PORT_TAKEN"  # another process holds the API port (named with its pid)
     GIVING_UP = "ALERT_GIVING_UP"  # restart budget exhausted; the controller exits
     MODE_DOWN = "ALERT_MODE_DOWN"  # one trading mode of several failed
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    """The last alert of a controller, as `status` and /health show it."""
+
+    alert: str
+    msg: str
+    t: float
 
 
 def _quote(value: object) -> str:

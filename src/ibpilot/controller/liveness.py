@@ -1,0 +1,144 @@
+"""Readiness and liveness: the API watch (READY only on positive evidence) and the login-progress deadlines.
+
+READY needs three things: the TWS API answers a real handshake and a current-time request (`watchdog`),
+the listening socket belongs to our JVM (`gateway.listener`: after a relaunch another process may hold the
+port), and where that cannot be proven, the accounts are the ones our Gateway served before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Protocol
+
+from ibpilot.controller.context import Ctx
+from ibpilot.controller.machine import Event, State
+from ibpilot.controller.outcome import Outcome
+from ibpilot.controller.watchdog import ProbeResult, probe
+from ibpilot.gateway.listener import group_pids, holders, owned_by
+from ibpilot.serve.alerts import Alert
+
+
+class WatchCtx(Ctx, Protocol):
+    @property
+    def jvm_pid(self) -> int | None: ...
+
+    known_accounts: tuple[str, ...]  # the accounts our own Gateway served (empty until first READY)
+
+    def api_ready(self, res: ProbeResult) -> None:
+        """The API answered and is ours: READY."""
+        ...
+
+    def probe_done(self, res: ProbeResult) -> None:
+        """Every probe's result (for /health and /metrics)."""
+        ...
+
+
+class ApiWatch:
+    """From CONFIGURED on: READY only when our Gateway's API answers; then stay watchful (one per JVM session)."""
+
+    def __init__(self, ctx: WatchCtx) -> None:
+        self.ctx = ctx
+        self._kick = asyncio.Event()
+        self._foreign_alerted = False
+
+    def kick(self) -> None:
+        """A dialog that blocks the API was dismissed: abandon a probe in flight and probe again at once."""
+        self._kick.set()
+
+    async def _probe(self, port: int) -> ProbeResult | None:
+        """One probe, or None when it was abandoned by a kick."""
+        cfg = self.ctx.cfg
+        self._kick.clear()
+        task = asyncio.ensure_future(probe("127.0.0.1", port, client_id=cfg.probe_client_id,
+                                           timeout=cfg.probe_timeout_s))
+        kicked = asyncio.ensure_future(self._kick.wait())
+        try:
+            done, _ = await asyncio.wait({task, kicked}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            kicked.cancel()
+        if task in done:
+            return task.result()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        self.ctx.log.debug("API probe abandoned: a dialog closed; probing again")
+        return None
+
+    def _ours(self, port: int, res: ProbeResult) -> ProbeResult:
+        """`res` if the answering API is our Gateway's, else a failed result saying whose it is."""
+        ctx = self.ctx
+        pid = ctx.jvm_pid
+        owner = owned_by(port, group_pids(pid)) if pid is not None else False
+        why = ""
+        if owner is False:
+            held = ", ".join(h.describe() for h in holders(port)) or "nobody (it has just closed)"
+            why = f"port {port} is held by {held}, not by our Gateway (pid {pid})"
+        elif owner is None and ctx.known_accounts and set(res.accounts) != set(ctx.known_accounts):
+            why = (f"the API on port {port} serves accounts {','.join(res.accounts)}, not "
+                   f"{','.join(ctx.known_accounts)} (cannot check the socket's owner on this system)")
+        if not why:
+            self._foreign_alerted = False
+            return res
+        if not self._foreign_alerted:
+            self._foreign_alerted = True
+            ctx.alert(Alert.API_PORT_TAKEN, "the API port answers, but not from our Gateway: not READY", port=port,
+                      detail=why)
+        return ProbeResult(False, why, server_version=res.server_version, seconds=res.seconds)
+
+    async def run(self) -> None:
+        ctx, cfg = self.ctx, self.ctx.cfg
+        port = cfg.effective_api_port
+        failures = 0
+        t0 = time.monotonic()
+        last_progress = t0
+        lost_at: float | None = None
+        while True:
+            if ctx.state in (State.WAITING_API, State.READY, State.RELOGIN):
+                raw = await self._probe(port)
+                if raw is None:
+                    continue
+                res = self._ours(port, raw) if raw.ok else raw
+                ctx.probe_done(res)
+                if res.ok:
+                    failures, lost_at = 0, None
+                    if ctx.state is not State.READY:
+                        ctx.api_ready(res)
+                else:
+                    failures += 1
+                    now = time.monotonic()
+                    if ctx.state is State.RELOGIN:
+                        failures = 0  # Gateway is logging in again; the API is expected to be down
+                    elif ctx.state is State.READY:
+                        ctx.alert(Alert.API_DOWN, "the TWS API stopped answering", error=res.error)
+                        ctx.fire(Event.API_LOST)
+                        lost_at = now
+                    elif lost_at is not None and failures >= cfg.probe_failures_for_hang:
+                        ctx.alert(Alert.HANG, "the API stopped answering; restarting Gateway", port=port,
+                                  seconds=int(now - lost_at), error=res.error)
+                        raise Outcome("API hang")
+                    elif lost_at is None and now - t0 > cfg.api_wait_s:
+                        ctx.alert(Alert.HANG, "the API never answered after login", port=port, error=res.error)
+                        raise Outcome("API never answered")
+                    if ctx.state is State.WAITING_API and now - last_progress > 15:
+                        last_progress = now
+                        ctx.log.info("still waiting for the API on port %d (%.0fs): %s", port, now - t0, res.error)
+            pause = cfg.probe_interval_s if ctx.state is State.READY else 0.25
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._kick.wait(), pause)
+
+
+async def watch_progress(ctx: Ctx) -> None:
+    """Deadlines on login progress (lockouts and silent timeouts look like nothing happening)."""
+    launched = time.monotonic()
+    while True:
+        await asyncio.sleep(1.0)
+        if ctx.state is State.STARTING and time.monotonic() - launched > ctx.cfg.s.login_dialog_timeout:
+            ctx.alert(Alert.LOGIN_STALLED, "the login window did not appear", seconds=int(time.monotonic() - launched))
+            raise Outcome("login window not shown")
+        since = ctx.flow.login.submitted_at
+        if ctx.state is State.AUTHENTICATING and since and time.monotonic() - since > ctx.cfg.login_stall_s:
+            ctx.alert(Alert.LOGIN_STALLED, "no progress after Log In (lockout or server timeout?)",
+                      seconds=int(time.monotonic() - since))
+            raise Outcome("login stalled")

@@ -1,0 +1,81 @@
+"""Which window is which, and what to do with it: one table, first match wins (IBC's order, §2.2).
+
+A simple pop-up is one line of data (`Screen(..., action=Click("Close"))`); the real flows (login,
+second factor, existing session, configuration) are async functions in `controller/flows/`, referenced
+here directly: "what happens when the existing-session dialog appears" is one hop from its row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ibpilot.agent.model import Window
+from ibpilot.controller.flows import dialogs, login, twofa
+from ibpilot.controller.screens import Click, Flow, Note, Screen, WindowEvent
+from ibpilot.controller.screens import recognise as _recognise
+from ibpilot.controller.texts import LOGIN_BUTTONS, SECOND_FACTOR_TITLES
+
+OPENED_OR_CHANGED: frozenset[WindowEvent] = frozenset({"opened", "changed"})
+
+
+SCREENS: tuple[Screen, ...] = (
+    Screen("accept_incoming", "dialog", texts=("Accept incoming connection",), action=Flow(dialogs.accept_incoming)),
+    Screen("blind_trading", "dialog", title_contains=("Order Preview",), texts=("blind trading",),
+           action=Flow(dialogs.blind_trading)),
+    Screen("blind_trading_confirm", "dialog", texts=("blind trading", "Are you sure you want to submit this order?"),
+           action=Flow(dialogs.blind_trading)),
+    Screen("login_tws", "frame", title_equals=("Login", "New Login"), buttons=LOGIN_BUTTONS, action=Flow(login.login)),
+    Screen(
+        "login_gateway",
+        "frame",
+        title_contains=("IBKR Gateway", "IB Gateway", "Interactive Brokers Gateway"),
+        buttons=LOGIN_BUTTONS,
+        action=Flow(login.login),
+    ),
+    Screen("main_window_tws", "frame", menus=(("File", "Lock Application"),), action=Note(login.main_window)),
+    Screen(
+        "main_window_gateway",
+        "frame",
+        menus=(("Help", "About IB Gateway"), ("Help", "About Gateway")),
+        on=OPENED_OR_CHANGED,
+        action=Note(login.main_window),
+    ),
+    Screen("newer_version", "any", texts=("Newer Version",), action=Click("OK", "No")),
+    Screen("tip_of_the_day", "dialog", title_contains=("Tip of the Day",), action=Click("Close")),
+    Screen("nse_compliance", "frame", title_contains=("NSE Compliance",), action=Click("OK", "Close")),
+    Screen("password_notice", "frame", title_contains=("Password Notice",), action=Flow(dialogs.password_notice)),
+    Screen("config_dialog", "dialog", title_contains=("Configuration",), on=frozenset(), action=Note()),
+    Screen("existing_session", "dialog", title_contains=("Existing session detected",),
+           action=Flow(dialogs.existing_session)),
+    Screen("api_port_change", "dialog", texts=("apply the new socket port setting",), action=Click("Yes")),
+    Screen("splash", "frame", title_contains=("Starting application...",), on=frozenset({"opened", "closed"}),
+           action=Note(login.splash)),
+    Screen("second_factor", "any", title_contains=SECOND_FACTOR_TITLES, on=frozenset({"opened", "changed", "closed"}),
+           action=Flow(twofa.second_factor)),
+    Screen("relogin", "dialog", title_contains=("Re-login is required",), action=Flow(dialogs.relogin)),
+    Screen("paper_warning", "dialog", texts=("This is not a brokerage account",), action=Flow(dialogs.paper_warning)),
+    Screen("exit_confirm", "dialog", texts=("Are you sure you want to exit?",), action=Flow(dialogs.exit_confirm)),
+    Screen("trading_handoff", "dialog", title_contains=("Trading Login Handoff",), action=Flow(dialogs.handoff)),
+    Screen("login_failed", "dialog", title_contains=("Login failed",), action=Flow(login.login_failed)),
+    Screen("too_many_attempts", "dialog", texts=("Too many failed login attempts",), action=Flow(login.login_failed)),
+    Screen("bid_ask_update", "dialog", texts=("Bid, Ask and Last Size Display Update",),
+           action=Click("I understand - display market data")),
+    Screen("login_error", "dialog", title_contains=("Login Error",), action=Flow(login.login_failed)),
+    Screen("restart_confirm", "dialog", texts=("Are you sure you would like to restart the application",),
+           action=Click("Yes")),
+    # Gateway's daily auto-restart announces itself (IbcAlpha/IBC#221 log), then exits; the JVM watcher relaunches.
+    Screen("restart_progress", "dialog", title_contains=("Restart in progress",), action=Note(login.restart_progress)),
+    Screen("reconnect_confirm", "dialog", texts=('Are you sure you want to execute "simulate',), action=Click("OK")),
+    # Catch-all for Gateway's own dialogs (progress box, trusted-IP prompts): log, never a bare OK.
+    Screen("gateway_dialog", "dialog", title_contains=("Gateway",), action=Flow(dialogs.gateway_dialog)),
+    # Windows that are only steps of the login: known, nothing to do.
+    Screen("progress", "frame", title_contains=("Connecting to server", "Authenticating", "Downloading settings",
+                                                 "Loading..."), on=frozenset(), action=Note()),
+)
+
+# Buttons that accept a disclaimer; `BYPASS_WARNING` adds to it. A bare "OK" is never one of them.
+DISCLAIMER_BUTTONS = ("I understand and accept", "I Accept", "Acknowledge", "Accept and Continue", "I agree")
+
+
+def recognise(w: Window, screens: Sequence[Screen] = SCREENS) -> Screen | None:
+    return _recognise(w, screens)
