@@ -1,0 +1,160 @@
+"""Reading the environment: each setting's value among its names (aliases, IBC keys, `*_FILE`), parsed
+by its kind, then the adjustments that span settings (BYPASS_WARNING=yes, `~` in paths).
+
+Nothing here knows a particular setting except `_post_process`; the cross-setting rules are in `checks`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ibpilot.settings.declare import Var
+from ibpilot.settings.kinds import FALSE_WORDS, PATH, TRUE_WORDS, Invalid
+
+
+@dataclass
+class Loaded:
+    """The parsed values of every declaration (defaults where unset or invalid) and what went wrong."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def read_values(decls: Sequence[Var], env: Mapping[str, str], read_file: Callable[[str], str] | None) -> Loaded:
+    """Look up and parse every declared variable in `env`; errors are collected, never raised."""
+    reader = read_file or read_text
+    out = Loaded()
+    for v in decls:
+        found = _lookup(v, env, reader, out.errors)
+        if found is None:
+            out.values[v.attr] = v.default
+            out.sources[v.attr] = "default"
+            continue
+        used, raw, source = found
+        out.sources[v.attr] = source
+        try:
+            out.values[v.attr] = v.kind.parse(raw)
+        except Invalid as e:
+            detail = f"{e.item!r} {e}" if e.item is not None else str(e)
+            shown = "(hidden)" if v.secret else repr(raw.strip())
+            out.errors.append(f"{display_name(v, used)}={shown}: {detail}; expected {v.kind.expected}")
+            out.values[v.attr] = v.default
+    _post_process(decls, out.values, out.sources, env.get("HOME", "").strip())
+    return out
+
+
+def read_text(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def _strip_newline(s: str) -> str:
+    if s.endswith("\r\n"):
+        return s[:-2]
+    if s.endswith("\n"):
+        return s[:-1]
+    return s
+
+
+def display_name(v: Var, used: str) -> str:
+    """`NAME`, or `NAME (given as ALIAS)` when the value came from another of its names."""
+    return v.name if used == v.name else f"{v.name} (given as {used})"
+
+
+def _lookup(
+    v: Var, env: Mapping[str, str], read_file: Callable[[str], str], errors: list[str]
+) -> tuple[str, str, str] | None:
+    """Find the value of `v` among its names: (name used, raw value, source) or None."""
+    found: list[tuple[str, str, str]] = []
+    file_names = set(v.file_names())
+    for n in v.all_names():
+        raw = env.get(n)
+        has = raw is not None and raw.strip() != ""
+        if has and raw is not None:
+            t = v.transforms.get(n)
+            value: str | None = t(raw) if t else raw
+            if value is not None:
+                found.append((n, value, f"env {n}" if n == v.name else f"alias {n}"))
+        if n in file_names:
+            fpath = env.get(f"{n}_FILE", "").strip()
+            if fpath:
+                if has:
+                    errors.append(f"{n} and {n}_FILE are both set; set only one")
+                    continue
+                try:
+                    content = _strip_newline(read_file(fpath))
+                except OSError as e:
+                    errors.append(f"{n}_FILE={fpath!r}: cannot read the file ({e.strerror or e})")
+                    continue
+                if content.strip() == "":
+                    errors.append(f"{n}_FILE={fpath!r}: the file is empty")
+                    continue
+                found.append((f"{n}_FILE", content, f"file {n}_FILE ({fpath})"))
+    if not found:
+        return None
+    first = found[0]
+
+    def norm(s: str) -> bytes:
+        return (s if v.secret else s.strip()).encode()
+
+    differing = [f for f in found[1:] if not hmac.compare_digest(norm(f[1]), norm(first[1]))]
+    if differing:
+        names = ", ".join(n for n, _, _ in [first, *differing])
+        if v.secret:
+            errors.append(f"{v.name}: {names} are all set, to different values; set only one")
+        else:
+            vals = ", ".join(f"{n}={val.strip()!r}" for n, val, _ in [first, *differing])
+            errors.append(f"{v.name}: {vals} disagree; set only one")
+    return first
+
+
+def _post_process(decls: Sequence[Var], values: dict[str, Any], sources: dict[str, str], home: str) -> None:
+    # gnzsnz's BYPASS_WARNING=yes|no sets all nine precautions.
+    labels: tuple[str, ...] = values["bypass_warning"]
+    if len(labels) == 1 and labels[0].lower() in TRUE_WORDS | FALSE_WORDS:
+        flag = labels[0].lower() in TRUE_WORDS
+        values["bypass_warning"] = ()
+        for v in decls:
+            if v.attr.startswith("bypass_") and v.attr != "bypass_warning" and values[v.attr] is None:
+                values[v.attr] = flag
+                sources[v.attr] = sources["bypass_warning"]
+    # Paths: `~` is $HOME; hook dirs are relative to $HOME (as gnzsnz).
+    for v in decls:
+        if v.kind is PATH and isinstance(values[v.attr], str):
+            p: str = values[v.attr]
+            if home and (p == "~" or p.startswith("~/")):
+                p = home.rstrip("/") + p[1:]
+            if v.attr in {"start_scripts", "x_scripts", "ibc_scripts"} and home and not p.startswith(("/", "~")):
+                p = f"{home.rstrip('/')}/{p}"
+            values[v.attr] = p
+
+
+def process_environ() -> dict[str, str]:
+    """A copy of the process environment."""
+    return dict(os.environ)
+
+
+def parse_env_file(text: str) -> dict[str, str]:
+    """Parse a Docker-style `.env` file: `NAME=value`, `#` comments, optional `export ` and quotes."""
+    out: dict[str, str] = {}
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        if s.startswith("export "):
+            s = s[7:].lstrip()
+        name, sep, value = s.partition("=")
+        if not sep:
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        out[name.strip()] = value
+    return out
+
+
