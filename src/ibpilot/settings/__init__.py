@@ -22,6 +22,7 @@ Modules, each importing only those above it:
 - `show`     values as people and JSON read them (check-config's table)
 - `load`     reading the environment: aliases, `*_FILE`, parsing, `.env` files
 - `checks`   rules across settings
+- `system`   what the settings need from this machine (the Gateway install): `system_errors`
 - `schema`   the `Settings` dataclass: every declaration, per-mode helpers, `from_env`
 This package re-exports the names the rest of ibpilot uses: import from `ibpilot.settings`.
 """
@@ -39,7 +40,8 @@ from ibpilot.settings.schema import (
     TradingMode,
     all_env_names,
 )
-from ibpilot.settings.show import format_value, ibc_time
+from ibpilot.settings.show import echo, format_value, ibc_time, secrets_of, shorten
+from ibpilot.settings.system import system_errors
 from ibpilot.settings.values import Credentials, DialogRule, Secret, SettingsError, WeeklyTime
 
 __all__ = [
@@ -71,9 +73,13 @@ __all__ = [
     "Var",
     "WeeklyTime",
     "all_env_names",
+    "echo",
     "format_value",
     "ibc_time",
     "parse_env_file",
     "process_environ",
+    "secrets_of",
+    "shorten",
+    "system_errors",
     "var",
 ]

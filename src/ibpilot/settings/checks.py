@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from ibpilot.net.tunnel import parse_destination
 from ibpilot.settings.declare import Var
 from ibpilot.settings.load import display_name
+from ibpilot.settings.show import echo, secrets_of
 
 if TYPE_CHECKING:
     from ibpilot.settings.schema import Settings
@@ -21,6 +22,7 @@ def cross_check(s: Settings, by_attr: Mapping[str, Var], warnings: list[str]) ->
     """Every error that needs more than one setting to see; remarks go to `warnings`."""
     errors: list[str] = []
     src = s.sources
+    secrets = secrets_of(s)
 
     def named(attr: str) -> str:
         v = by_attr[attr]
@@ -69,7 +71,7 @@ def cross_check(s: Settings, by_attr: Mapping[str, Var], warnings: list[str]) ->
         try:
             parse_destination(dest)
         except ValueError:
-            errors.append(f"SSH_USER_TUNNEL entry {i + 1} {dest!r} is not user@host[:port]")
+            errors.append(f"SSH_USER_TUNNEL entry {i + 1} {echo(dest, secrets)} is not user@host[:port]")
     if s.ssh_passphrase and s.ssh_tunnel == "no":
         warnings.append("SSH_PASSPHRASE is set but SSH_TUNNEL is not yes/both")
     if s.auto_restart_time and s.auto_logoff_time:
@@ -88,9 +90,11 @@ def cross_check(s: Settings, by_attr: Mapping[str, Var], warnings: list[str]) ->
     if s.gateway_warm_state is not None:
         w = s.gateway_warm_state.rstrip("/") or "/"
         if not w.startswith("/"):
-            errors.append(f"{named('gateway_warm_state')}={s.gateway_warm_state!r} must be an absolute path")
+            errors.append(f"{named('gateway_warm_state')}={echo(s.gateway_warm_state, secrets)} must be an absolute "
+                          "path")
         elif w in SYSTEM_DIRS:
-            errors.append(f"{named('gateway_warm_state')}={s.gateway_warm_state!r} is a system directory; "
+            errors.append(f"{named('gateway_warm_state')}={echo(s.gateway_warm_state, secrets)} is a system "
+                          "directory; "
                           "expected a directory of its own")
     seen: dict[int, str] = {}
     for what, port in s.listening_ports().items():

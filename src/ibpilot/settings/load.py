@@ -8,12 +8,24 @@ from __future__ import annotations
 
 import hmac
 import os
-from collections.abc import Callable, Mapping, Sequence
+import stat
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ibpilot.settings.declare import Var
 from ibpilot.settings.kinds import FALSE_WORDS, PATH, TRUE_WORDS, Invalid
+from ibpilot.settings.show import echo
+
+MAX_FILE_BYTES = 4096  # a `*_FILE` holds one credential or token
+
+
+class FileTooLarge(Exception):
+    """A `*_FILE` beyond MAX_FILE_BYTES; `size` in bytes, or None when it was not read to its end."""
+
+    def __init__(self, size: int | None) -> None:
+        super().__init__(size)
+        self.size = size
 
 
 @dataclass
@@ -23,34 +35,55 @@ class Loaded:
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    failed: set[str] = field(default_factory=set)  # attributes whose value was refused
+
+
+Found = tuple[str, str, str]  # (name used, raw value, source)
 
 
 def read_values(decls: Sequence[Var], env: Mapping[str, str], read_file: Callable[[str], str] | None) -> Loaded:
-    """Look up and parse every declared variable in `env`; errors are collected, never raised."""
+    """Look up and parse every declared variable in `env`; errors are collected, never raised.
+
+    First every value is found (so that every secret's value is known), then checked and parsed: no
+    message repeats a value that equals or contains a secret.
+    """
     reader = read_file or read_text
+    errors: dict[str, list[str]] = {v.attr: [] for v in decls}
+    found = {v.attr: _candidates(v, env, reader, errors[v.attr]) for v in decls}
+    secrets = {raw for v in decls if v.secret for _, raw, _ in found[v.attr]}
     out = Loaded()
     for v in decls:
-        found = _lookup(v, env, reader, out.errors)
-        if found is None:
+        first = _agreed(v, found[v.attr], errors[v.attr], secrets)
+        if first is None:
             out.values[v.attr] = v.default
             out.sources[v.attr] = "default"
-            continue
-        used, raw, source = found
-        out.sources[v.attr] = source
-        try:
-            out.values[v.attr] = v.kind.parse(raw)
-        except Invalid as e:
-            detail = f"{e.item!r} {e}" if e.item is not None else str(e)
-            shown = "(hidden)" if v.secret else repr(raw.strip())
-            out.errors.append(f"{display_name(v, used)}={shown}: {detail}; expected {v.kind.expected}")
-            out.values[v.attr] = v.default
+        else:
+            used, raw, source = first
+            out.sources[v.attr] = source
+            try:
+                out.values[v.attr] = v.kind.parse(raw)
+            except Invalid as e:
+                detail = f"{echo(e.item, secrets)} {e}" if e.item is not None else str(e)
+                shown = "(hidden)" if v.secret else echo(raw.strip(), secrets)
+                errors[v.attr].append(f"{display_name(v, used)}={shown}: {detail}; expected {v.kind.expected}")
+                out.values[v.attr] = v.default
+        if errors[v.attr]:
+            out.failed.add(v.attr)
+            out.errors.extend(errors[v.attr])
     _post_process(decls, out.values, out.sources, env.get("HOME", "").strip())
     return out
 
 
 def read_text(path: str) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read()
+    """The text of a `*_FILE`, read no further than the limit allows (`FileTooLarge` beyond it)."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if stat.S_ISREG(st.st_mode) and st.st_size > MAX_FILE_BYTES + 2:  # + 2: a trailing CR LF
+            raise FileTooLarge(st.st_size)
+        data = f.read(MAX_FILE_BYTES + 3)
+    if len(data) > MAX_FILE_BYTES + 2:
+        raise FileTooLarge(None)
+    return data.decode("utf-8")
 
 
 def _strip_newline(s: str) -> str:
@@ -66,11 +99,34 @@ def display_name(v: Var, used: str) -> str:
     return v.name if used == v.name else f"{v.name} (given as {used})"
 
 
-def _lookup(
-    v: Var, env: Mapping[str, str], read_file: Callable[[str], str], errors: list[str]
-) -> tuple[str, str, str] | None:
-    """Find the value of `v` among its names: (name used, raw value, source) or None."""
-    found: list[tuple[str, str, str]] = []
+def _read_file(name: str, fpath: str, read_file: Callable[[str], str], errors: list[str]) -> str | None:
+    """The content of `name`=`fpath` (one trailing newline stripped), or None with the error added."""
+    where = f"{name}={echo(fpath)}"
+    limit = f"the limit of {MAX_FILE_BYTES} bytes (4 KiB, plenty for a credential or token)"
+    try:
+        content = _strip_newline(read_file(fpath))
+        size = len(content.encode())
+        if size > MAX_FILE_BYTES:
+            raise FileTooLarge(size)
+    except OSError as e:
+        errors.append(f"{where}: cannot read the file ({e.strerror or e})")
+        return None
+    except UnicodeDecodeError:
+        errors.append(f"{where}: the file is not UTF-8 text")
+        return None
+    except FileTooLarge as e:
+        held = f"{e.size} bytes, more than" if e.size is not None else "more than"
+        errors.append(f"{where}: the file holds {held} {limit}")
+        return None
+    if content.strip() == "":
+        errors.append(f"{where}: the file is empty")
+        return None
+    return content
+
+
+def _candidates(v: Var, env: Mapping[str, str], read_file: Callable[[str], str], errors: list[str]) -> list[Found]:
+    """Every value given for `v` among its names and `*_FILE`s, in the order of its names."""
+    found: list[Found] = []
     file_names = set(v.file_names())
     for n in v.all_names():
         raw = env.get(n)
@@ -86,15 +142,14 @@ def _lookup(
                 if has:
                     errors.append(f"{n} and {n}_FILE are both set; set only one")
                     continue
-                try:
-                    content = _strip_newline(read_file(fpath))
-                except OSError as e:
-                    errors.append(f"{n}_FILE={fpath!r}: cannot read the file ({e.strerror or e})")
-                    continue
-                if content.strip() == "":
-                    errors.append(f"{n}_FILE={fpath!r}: the file is empty")
-                    continue
-                found.append((f"{n}_FILE", content, f"file {n}_FILE ({fpath})"))
+                content = _read_file(f"{n}_FILE", fpath, read_file, errors)
+                if content is not None:
+                    found.append((f"{n}_FILE", content, f"file {n}_FILE ({fpath})"))
+    return found
+
+
+def _agreed(v: Var, found: list[Found], errors: list[str], secrets: Collection[str]) -> Found | None:
+    """The first value found, when all agree (otherwise an error naming them is added)."""
     if not found:
         return None
     first = found[0]
@@ -108,7 +163,7 @@ def _lookup(
         if v.secret:
             errors.append(f"{v.name}: {names} are all set, to different values; set only one")
         else:
-            vals = ", ".join(f"{n}={val.strip()!r}" for n, val, _ in [first, *differing])
+            vals = ", ".join(f"{n}={echo(val.strip(), secrets)}" for n, val, _ in [first, *differing])
             errors.append(f"{v.name}: {vals} disagree; set only one")
     return first
 

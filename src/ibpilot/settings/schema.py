@@ -51,6 +51,7 @@ from ibpilot.settings.kinds import (
 )
 from ibpilot.settings.load import process_environ, read_values
 from ibpilot.settings.show import jsonable
+from ibpilot.settings.system import system_errors
 from ibpilot.settings.values import Credentials, DialogRule, Secret, SettingsError, WeeklyTime
 
 
@@ -545,22 +546,28 @@ class Settings:
     # ---------------------------------------------------------------------------------------------
     @classmethod
     def from_env(
-        cls, env: Mapping[str, str], *, read_file: Callable[[str], str] | None = None
+        cls, env: Mapping[str, str], *, read_file: Callable[[str], str] | None = None, system: bool = False
     ) -> Settings:
-        """Parse and validate `env`; raise `SettingsError` listing every problem."""
+        """Parse and validate `env`; raise `SettingsError` listing every problem.
+
+        `system=True`: also what this machine lacks for it (`system_errors`: the Gateway install at
+        TWS_PATH, GATEWAY_WARM_STATE), reported with the other errors.
+        """
         loaded = read_values(VARS, env, read_file)
         errors = loaded.errors
         warnings: list[str] = []
         obj = cls(**loaded.values, sources=loaded.sources, warnings=())
         errors.extend(cross_check(obj, VARS_BY_ATTR, warnings))
+        if system:
+            errors.extend(system_errors(obj, skip=loaded.failed))
         if errors:
             raise SettingsError(errors)
         return dataclasses.replace(obj, warnings=tuple(warnings))
 
     @classmethod
-    def load(cls) -> Settings:
+    def load(cls, *, system: bool = False) -> Settings:
         """`from_env(os.environ)`: the one place the process environment is read."""
-        return cls.from_env(process_environ())
+        return cls.from_env(process_environ(), system=system)
 
     # --- per-mode helpers ------------------------------------------------------------------------
     def modes(self) -> list[TradingMode]:

@@ -1,10 +1,13 @@
-"""Values as people and JSON read them: `format_value` (check-config's table), `jsonable`, `ibc_time`."""
+"""Values as people and JSON read them: `format_value` (check-config's table), `jsonable`, `ibc_time`,
+and `echo` / `shorten`, the only way a value given by the user is repeated in a message: never a secret's
+value (nor a value that contains one), and a long value only as its start and its length."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import shlex
+from collections.abc import Collection
 from datetime import time as dtime
 from typing import Any
 
@@ -52,3 +55,50 @@ def format_value(v: Var, value: Any) -> str:
             return json.dumps(jsonable(value))
         return ",".join(str(x) for x in value) if value else "(empty)"
     return str(value)
+
+
+ECHO_MAX = 200  # longer values are cut to ECHO_PREFIX characters and their length
+ECHO_PREFIX = 16
+MIN_SECRET_INSIDE = 4  # a shorter secret is hidden only where a value equals it (not wherever it occurs)
+HIDDEN_EQUAL = "<hidden: equals a secret>"
+HIDDEN_INSIDE = "<hidden: contains a secret>"
+
+
+def secrets_of(settings: object) -> frozenset[str]:
+    """The values of every secret set in a `Settings` (to keep them out of messages)."""
+    found = (getattr(settings, f.name) for f in dataclasses.fields(settings))  # type: ignore[arg-type]
+    return frozenset(x.reveal() for x in found if isinstance(x, Secret) and x)
+
+
+def _hidden(value: str, secrets: Collection[str]) -> str | None:
+    v = value.strip()
+    for secret in secrets:
+        s = secret.strip()
+        if not s:
+            continue
+        if v == s:
+            return HIDDEN_EQUAL
+        if len(s) >= MIN_SECRET_INSIDE and s in value:
+            return HIDDEN_INSIDE
+    return None
+
+
+def echo(value: str, secrets: Collection[str] = ()) -> str:
+    """`value` quoted for an error message: `'abc'`, `'abcdefghijklmnop…' (131072 chars)`, or hidden."""
+    hidden = _hidden(value, secrets)
+    if hidden is not None:
+        return hidden
+    if len(value) <= ECHO_MAX:
+        return repr(value)
+    return f"{value[:ECHO_PREFIX] + '…'!r} ({len(value)} chars)"
+
+
+def shorten(text: str, secrets: Collection[str] = ()) -> str:
+    """`text` unquoted for a table (control characters escaped), cut and hidden as `echo` does."""
+    hidden = _hidden(text, secrets)
+    if hidden is not None:
+        return hidden
+    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    if len(text) <= ECHO_MAX:
+        return printable
+    return f"{printable[:ECHO_PREFIX]}… ({len(text)} chars)"
