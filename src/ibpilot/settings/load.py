@@ -18,6 +18,7 @@ from ibpilot.settings.kinds import FALSE_WORDS, PATH, TRUE_WORDS, Invalid
 from ibpilot.settings.show import echo
 
 MAX_FILE_BYTES = 4096  # a `*_FILE` holds one credential or token
+_LIMIT = f"the limit of {MAX_FILE_BYTES} bytes (4 KiB, plenty for a credential or token)"
 
 
 class FileTooLarge(Exception):
@@ -102,7 +103,6 @@ def display_name(v: Var, used: str) -> str:
 def _read_file(name: str, fpath: str, read_file: Callable[[str], str], errors: list[str]) -> str | None:
     """The content of `name`=`fpath` (one trailing newline stripped), or None with the error added."""
     where = f"{name}={echo(fpath)}"
-    limit = f"the limit of {MAX_FILE_BYTES} bytes (4 KiB, plenty for a credential or token)"
     try:
         content = _strip_newline(read_file(fpath))
         size = len(content.encode())
@@ -116,7 +116,7 @@ def _read_file(name: str, fpath: str, read_file: Callable[[str], str], errors: l
         return None
     except FileTooLarge as e:
         held = f"{e.size} bytes, more than" if e.size is not None else "more than"
-        errors.append(f"{where}: the file holds {held} {limit}")
+        errors.append(f"{where}: the file holds {held} {_LIMIT}")
         return None
     if content.strip() == "":
         errors.append(f"{where}: the file is empty")
@@ -134,7 +134,11 @@ def _candidates(v: Var, env: Mapping[str, str], read_file: Callable[[str], str],
         if has and raw is not None:
             t = v.transforms.get(n)
             value: str | None = t(raw) if t else raw
-            if value is not None:
+            if value is not None and v.file_ok and len(value.encode()) > MAX_FILE_BYTES:
+                # the same bound as its *_FILE: `run` hands it to the programs in a file
+                shown = "(hidden)" if v.secret else echo(value)
+                errors.append(f"{n}={shown}: {len(value.encode())} bytes, more than {_LIMIT}")
+            elif value is not None:
                 found.append((n, value, f"env {n}" if n == v.name else f"alias {n}"))
         if n in file_names:
             fpath = env.get(f"{n}_FILE", "").strip()
