@@ -74,6 +74,13 @@ def cross_check(s: Settings, by_attr: Mapping[str, Var], warnings: list[str]) ->
             errors.append(f"SSH_USER_TUNNEL entry {i + 1} {echo(dest, secrets)} is not user@host[:port]")
     if s.ssh_passphrase and s.ssh_tunnel == "no":
         warnings.append("SSH_PASSPHRASE is set but SSH_TUNNEL is not yes/both")
+    if bool(s.telegram_bot_token) != bool(s.telegram_chat_id):
+        errors.append("TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together")
+    if s.ntfy_token and not s.ntfy_url:
+        errors.append("NTFY_TOKEN is set but NTFY_URL is not; set the topic URL too")
+    if s.health_probe_timeout > s.health_probe_interval:
+        warnings.append(f"HEALTH_PROBE_TIMEOUT={s.health_probe_timeout:g} is longer than HEALTH_PROBE_INTERVAL="
+                        f"{s.health_probe_interval:g}: a probe may still be running when the next one is due")
     if s.auto_restart_time and s.auto_logoff_time:
         warnings.append("AUTO_RESTART_TIME and AUTO_LOGOFF_TIME are both set; AUTO_RESTART_TIME wins")
     # Declared now so that configurations stay valid, served by the operations work still to come.

@@ -195,6 +195,23 @@ def p_duration(raw: str) -> float:
     return n * (3600 if unit.startswith("h") else 60 if unit.startswith("m") else 1)
 
 
+def p_duration_in(lo: float, hi: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        n = p_duration(raw)
+        if not lo <= n <= hi:
+            raise Invalid("out of range")
+        return n
+
+    return parse
+
+
+def p_chat_id(raw: str) -> str:
+    v = raw.strip()
+    if not re.fullmatch(r"-?\d{1,20}|@[A-Za-z][A-Za-z0-9_]{3,31}", v):
+        raise Invalid("not a Telegram chat id")
+    return v
+
+
 def p_version(raw: str) -> str:
     v = raw.strip().replace(".", "")
     if not re.fullmatch(r"\d{3,4}", v):

@@ -37,8 +37,10 @@ from ibpilot.settings.kinds import (
     Kind,
     enum_kind,
     p_base32,
+    p_chat_id,
     p_dialog_rules,
     p_display_size,
+    p_duration_in,
     p_host_list,
     p_int,
     p_ip,
@@ -505,6 +507,58 @@ class Settings:
     alert_webhook_url: Secret | None = var(
         "ALERT_WEBHOOK_URL", Kind("url", "an http(s) URL", p_url), group="operations", secret=True,
         help="POST every ALERT_* event as JSON to this URL (it often embeds a token, so it is a secret).",
+    )
+    health_probe_interval: float = var(
+        "HEALTH_PROBE_INTERVAL", Kind("duration", "seconds, 1-3600 (also `30s`, `1m`)", p_duration_in(1, 3600)),
+        10.0, group="operations",
+        help="Seconds between two probes of the TWS API while it is ready (a real handshake and the "
+        "current time, not just an open port).",
+    )
+    health_probe_timeout: float = var(
+        "HEALTH_PROBE_TIMEOUT", Kind("duration", "seconds, 1-300", p_duration_in(1, 300)), 5.0,
+        group="operations", help="Seconds one API probe may take before it counts as failed.",
+    )
+    health_probe_failures: int = var(
+        "HEALTH_PROBE_FAILURES", Kind("int", "1-100", p_int(1, 100)), 1, group="operations",
+        help="Failed probes in a row before the API counts as down (ready file removed, socat closed, "
+        "ALERT_API_DOWN). Separate from the hang detection after a loss, which always waits for 3 failed "
+        "probes in a row before restarting the Gateway.",
+    )
+    command_server_prompt: str | None = var(
+        "COMMAND_SERVER_PROMPT", STR, group="operations", aliases=["CommandPrompt"],
+        help="Prompt the command server sends when a client connects (IBC's CommandPrompt); unset: none.",
+    )
+    suppress_info_messages: bool = var(
+        "SUPPRESS_INFO_MESSAGES", BOOL, True, group="operations", aliases=["SuppressInfoMessages"],
+        help="The command server answers each command with its final reply only; no: also the "
+        "informational lines in between (IBC's SuppressInfoMessages).",
+    )
+    telegram_bot_token: Secret | None = var(
+        "TELEGRAM_BOT_TOKEN", SECRET, group="operations", secret=True,
+        help="Send alerts to Telegram with this bot (the token @BotFather gives). Needs TELEGRAM_CHAT_ID.",
+    )
+    telegram_chat_id: str | None = var(
+        "TELEGRAM_CHAT_ID", Kind("chat", "a numeric chat id (`-100...` for groups) or `@channelname`", p_chat_id),
+        group="operations", help="Chat the Telegram bot writes to.",
+    )
+    discord_webhook_url: Secret | None = var(
+        "DISCORD_WEBHOOK_URL", Kind("url", "an http(s) URL", p_url), group="operations", secret=True,
+        help="Send alerts to this Discord channel webhook (the URL holds its token, so it is a secret).",
+    )
+    ntfy_url: Secret | None = var(
+        "NTFY_URL", Kind("url", "an http(s) URL", p_url), group="operations", secret=True,
+        help="Send alerts to ntfy: the full topic URL, e.g. `https://ntfy.example.com/my-ibpilot` (an "
+        "unguessable topic name is its only protection, so it is a secret).",
+    )
+    ntfy_token: Secret | None = var(
+        "NTFY_TOKEN", SECRET, group="operations", secret=True,
+        help="Access token for NTFY_URL (sent as `Authorization: Bearer`), when the topic is protected.",
+    )
+    alert_dedup_window: float = var(
+        "ALERT_DEDUP_WINDOW", Kind("duration", "seconds, 0-86400 (also `5m`, `1h`)", p_duration_in(0, 86400)),
+        300.0, group="operations",
+        help="The same alert (same ALERT_* name and mode) is sent to the destinations above at most once "
+        "in this many seconds; the log keeps every one. 0: send each.",
     )
     log_level: Literal["debug", "info", "warning", "error"] = var(
         "LOG_LEVEL", enum_kind("debug", "info", "warning", "error", synonyms={"warn": "warning"}), "info",
