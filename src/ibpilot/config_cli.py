@@ -34,7 +34,7 @@ examples:
 """
 
 DOCS_HELP = f"""\
-Print the configuration reference (Markdown) generated from the declarations in ibpilot/settings.py,
+Print the configuration reference (Markdown) generated from the declarations in ibpilot/settings/schema.py,
 or with --env-example a commented .env file listing every variable with its default.
 
 regenerate the committed copies:
@@ -200,7 +200,7 @@ def render_markdown() -> str:
     out = [
         "# Configuration reference",
         "",
-        "<!-- Generated from src/ibpilot/settings.py by `ibpilot config-docs`; do not edit by hand. -->",
+        "<!-- Generated from src/ibpilot/settings/schema.py by `ibpilot config-docs`; do not edit by hand. -->",
         "",
         "ibpilot reads all of its configuration from environment variables. Check yours with",
         "`ibpilot check-config` (it prints every value and where it came from, and every error at once).",

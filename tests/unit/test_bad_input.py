@@ -109,7 +109,7 @@ def test_file_over_the_limit_is_an_error_with_the_others(tmp_path: Path) -> None
     big = tmp_path / "user"
     big.write_text("u" * 1_048_576)
     errs = errors_of({"TWS_USERID_FILE": str(big), "TWS_PASSWORD": "pw", "TRADING_MODE": "demo"})
-    assert len(errs) == 3  # the third: TWS_PASSWORD without a (valid) TWS_USERID
+    assert len(errs) == 2  # and not "TWS_PASSWORD is set but TWS_USERID is not" on top
     assert errs[0].startswith("TRADING_MODE='demo'")
     assert errs[1] == (f"TWS_USERID_FILE={str(big)!r}: the file holds 1048576 bytes, more than the limit of "
                        "4096 bytes (4 KiB, plenty for a credential or token)")
@@ -184,3 +184,10 @@ def test_secret_given_directly_is_bounded_as_its_file() -> None:
     assert errs[0] == ("TWS_PASSWORD=(hidden): 5000 bytes, more than the limit of 4096 bytes (4 KiB, plenty for "
                        "a credential or token)")
     assert "p" * 20 not in " ".join(errs)
+
+
+def test_long_unknown_dialog_rule_key_is_cut() -> None:
+    rules = json.dumps([{"button": "OK", "title": "x", "k" * 10_000: 1}])
+    errs = errors_of({"DIALOG_RULES": rules})
+    assert len(errs) == 1 and len(errs[0]) < 400
+    assert "rule 1 has unknown key(s) kkkk" in errs[0] and "…" in errs[0]

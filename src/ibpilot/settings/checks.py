@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING
 
 from ibpilot.net.tunnel import parse_destination
@@ -18,8 +18,13 @@ LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 SYSTEM_DIRS = {"/", "/etc", "/root", "/home", "/var", "/usr", "/tmp", "/bin", "/lib", "/opt"}
 
 
-def cross_check(s: Settings, by_attr: Mapping[str, Var], warnings: list[str]) -> list[str]:
-    """Every error that needs more than one setting to see; remarks go to `warnings`."""
+def cross_check(
+    s: Settings, by_attr: Mapping[str, Var], warnings: list[str], failed: Collection[str] = ()
+) -> list[str]:
+    """Every error that needs more than one setting to see; remarks go to `warnings`.
+
+    `failed`: attributes whose value was refused (already an error): no second error about them missing.
+    """
     errors: list[str] = []
     src = s.sources
     secrets = secrets_of(s)
@@ -31,6 +36,8 @@ def cross_check(s: Settings, by_attr: Mapping[str, Var], warnings: list[str]) ->
         return display_name(v, used.split(" ")[0])
 
     for user, pw in (("tws_userid", "tws_password"), ("tws_userid_paper", "tws_password_paper")):
+        if user in failed or pw in failed:
+            continue
         if getattr(s, user) and not getattr(s, pw):
             errors.append(f"{named(user)} is set but {by_attr[pw].name} is not; set both "
                           f"(or {by_attr[pw].name}_FILE)")

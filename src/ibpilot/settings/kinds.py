@@ -288,7 +288,8 @@ def p_dialog_rules(raw: str) -> tuple[DialogRule, ...]:
             raise Invalid(f"{where} is not an object")
         unknown = set(item) - {"title", "text", "button"}
         if unknown:
-            raise Invalid(f"{where} has unknown key(s) {', '.join(sorted(unknown))}")
+            keys = ", ".join(sorted(unknown))
+            raise Invalid(f"{where} has unknown key(s) {keys if len(keys) <= 80 else keys[:40] + '…'}")
         button = item.get("button")
         if not isinstance(button, str) or not button.strip():
             raise Invalid(f"{where} has no \"button\"")

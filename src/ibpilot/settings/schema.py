@@ -611,7 +611,7 @@ class Settings:
         errors = loaded.errors
         warnings: list[str] = []
         obj = cls(**loaded.values, sources=loaded.sources, warnings=())
-        errors.extend(cross_check(obj, VARS_BY_ATTR, warnings))
+        errors.extend(cross_check(obj, VARS_BY_ATTR, warnings, loaded.failed))
         if system:
             errors.extend(system_errors(obj, skip=loaded.failed))
         if errors:
