@@ -135,9 +135,9 @@ def _candidates(v: Var, env: Mapping[str, str], read_file: Callable[[str], str],
             t = v.transforms.get(n)
             value: str | None = t(raw) if t else raw
             if value is not None and v.file_ok and len(value.encode()) > MAX_FILE_BYTES:
-                # the same bound as its *_FILE: `run` hands it to the programs in a file
-                shown = "(hidden)" if v.secret else echo(value)
-                errors.append(f"{n}={shown}: {len(value.encode())} bytes, more than {_LIMIT}")
+                # the same bound as its *_FILE (`run` hands it to the programs in a file); a secret's length: never
+                size = "more than" if v.secret else f"{len(value.encode())} bytes, more than"
+                errors.append(f"{n}={'(hidden)' if v.secret else echo(value)}: {size} {_LIMIT}")
             elif value is not None:
                 found.append((n, value, f"env {n}" if n == v.name else f"alias {n}"))
         if n in file_names:
