@@ -22,16 +22,19 @@ REGENERATE = (
 CHECK_HELP = """\
 Read the configuration from the environment (or from --env-file), validate every variable, and print
 the result grouped as in docs/configuration.md: each value and where it came from (default, env NAME,
-alias NAME, or file NAME_FILE). Secrets print as ***. On errors, prints all of them and exits 2.
+alias NAME, or file NAME_FILE). Secrets print as ***, and so does any value that equals or contains a
+secret; long values print as their start and length. Also checks this machine as `ibpilot run` does
+before it starts anything (the Gateway installation at TWS_PATH, GATEWAY_WARM_STATE). On errors, prints
+all of them and exits 2.
 
 examples:
   ibpilot check-config
-  ibpilot check-config --env-file docker/.env
+  ibpilot check-config --config-only --env-file docker/.env   # a file for another machine
   docker run --rm --env-file .env IMAGE ibpilot check-config --json
 """
 
 DOCS_HELP = f"""\
-Print the configuration reference (Markdown) generated from the declarations in ibpilot/settings.py,
+Print the configuration reference (Markdown) generated from the declarations in ibpilot/settings/schema.py,
 or with --env-example a commented .env file listing every variable with its default.
 
 regenerate the committed copies:
@@ -49,6 +52,8 @@ def register(subparsers: Any) -> None:
         help="read NAME=value lines from FILE instead of the process environment (HOME is still taken "
         "from the environment); *_FILE paths are read as usual",
     )
+    p.add_argument("--config-only", action="store_true",
+                   help="check the configuration only, not this machine (no Gateway installation looked for)")
 
     d = add_command(subparsers, "config-docs", "print the configuration reference (Markdown) or an .env example",
                     DOCS_HELP, cmd_config_docs)
@@ -78,7 +83,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         print(f"check-config: cannot read --env-file {args.env_file}: {e.strerror or e}", file=sys.stderr)
         return 2
     try:
-        s = Settings.from_env(env)
+        s = Settings.from_env(env, system=not args.config_only)
     except SettingsError as e:
         if args.json:
             print(json.dumps({"ok": False, "errors": list(e.errors)}, indent=2))
@@ -94,11 +99,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def derived(s: Settings) -> dict[str, dict[str, Any]]:
-    """Per-mode values computed from several variables."""
+    """Per-mode values computed from several variables (text cut and secrets hidden as in `shown`)."""
+    secrets = st.secrets_of(s)
     out: dict[str, dict[str, Any]] = {}
     for m in s.modes():
         creds = s.credentials(m)
-        out[m] = {
+        values: dict[str, Any] = {
             "user": creds.userid,
             "api_port": s.api_port(m),
             "socat_port": s.socat_port(m) if s.socat_enabled() else None,
@@ -109,14 +115,34 @@ def derived(s: Settings) -> dict[str, dict[str, Any]]:
             "command_server_port": s.command_server_port_for(m),
             "ready_file": s.ready_file(m),
         }
+        out[m] = {k: st.shorten(x, secrets) if isinstance(x, str) else x for k, x in values.items()}
     return out
 
 
+def shown(s: Settings, v: Var, secrets: frozenset[str]) -> str:
+    """A value for the table: `format_value`, cut when long, hidden when it equals or holds a secret."""
+    text = st.format_value(v, s.value_of(v))
+    if v.secret or s.sources.get(v.attr, "default") == "default":
+        return text
+    return st.shorten(text, secrets)
+
+
+def _json_safe(value: Any, secrets: frozenset[str]) -> Any:
+    if isinstance(value, str) and value != "***":
+        return st.shorten(value, secrets)
+    if isinstance(value, list):
+        return [_json_safe(x, secrets) for x in value]
+    if isinstance(value, dict):
+        return {k: _json_safe(x, secrets) for k, x in value.items()}
+    return value
+
+
 def check_report(s: Settings) -> dict[str, Any]:
+    secrets = st.secrets_of(s)
     return {
         "ok": True,
-        "settings": s.redacted(),
-        "sources": {v.name: s.sources.get(v.attr, "default") for v in VARS},
+        "settings": _json_safe(s.redacted(), secrets),
+        "sources": {v.name: _json_safe(s.sources.get(v.attr, "default"), secrets) for v in VARS},
         "modes": derived(s),
         "warnings": list(s.warnings),
         "errors": [],
@@ -126,19 +152,20 @@ def check_report(s: Settings) -> dict[str, Any]:
 def render_check(s: Settings) -> str:
     lines = [f"ibpilot configuration: TRADING_MODE={s.trading_mode} -> {', '.join(s.modes())}"]
     width = max(len(v.name) for v in VARS)
+    secrets = st.secrets_of(s)
     for key, title in GROUPS:
         group = [v for v in VARS if v.group == key]
         if not group:
             continue
         lines += ["", f"{title}:"]
         for v in group:
-            value = st.format_value(v, s.value_of(v))
-            source = s.sources.get(v.attr, "default")
+            value = shown(s, v, secrets)
+            source = st.shorten(s.sources.get(v.attr, "default"), secrets)
             lines.append(f"  {v.name:<{width}}  {value:<24}  [{source}]")
     lines += ["", "Per trading mode:"]
     for mode, vals in derived(s).items():
-        shown = ", ".join(f"{k}={val}" for k, val in vals.items() if val is not None)
-        lines.append(f"  {mode}: {shown}")
+        joined = ", ".join(f"{k}={val}" for k, val in vals.items() if val is not None)
+        lines.append(f"  {mode}: {joined}")
     if s.warnings:
         lines += ["", "Warnings:"] + [f"  - {w}" for w in s.warnings]
     lines += ["", "OK: no errors."]
@@ -173,7 +200,7 @@ def render_markdown() -> str:
     out = [
         "# Configuration reference",
         "",
-        "<!-- Generated from src/ibpilot/settings.py by `ibpilot config-docs`; do not edit by hand. -->",
+        "<!-- Generated from src/ibpilot/settings/schema.py by `ibpilot config-docs`; do not edit by hand. -->",
         "",
         "ibpilot reads all of its configuration from environment variables. Check yours with",
         "`ibpilot check-config` (it prints every value and where it came from, and every error at once).",

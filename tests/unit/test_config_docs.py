@@ -11,8 +11,17 @@ import pytest
 from ibpilot import config_cli
 from ibpilot.cli import main
 from ibpilot.settings import VARS
+from ibpilot.sim.install import install
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def home_with_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """check-config also looks for the Gateway at TWS_PATH (default ~/Jts): give HOME a (simulated) one."""
+    home = tmp_path / "home"
+    install(home / "Jts", "gateway", "1045")
+    monkeypatch.setenv("HOME", str(home))
 
 
 @pytest.mark.parametrize(

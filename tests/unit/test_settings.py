@@ -11,6 +11,7 @@ import pytest
 
 from ibpilot.settings import (
     VARS,
+    VARS_BY_NAME,
     DialogRule,
     Secret,
     Settings,
@@ -357,3 +358,52 @@ def test_ibc_time() -> None:
 def test_parse_env_file() -> None:
     text = "# c\nexport A=1\nB='two words'\nC=\"q\"\n\nD=\nbad line\n"
     assert parse_env_file(text) == {"A": "1", "B": "two words", "C": "q", "D": ""}
+
+
+# --- operations: health probes, command server, alert destinations ----------------------------------
+
+
+def test_operations_defaults() -> None:
+    s = load()
+    assert (s.health_probe_interval, s.health_probe_timeout, s.health_probe_failures) == (10.0, 5.0, 1)
+    assert s.command_server_prompt is None and s.suppress_info_messages is True
+    assert s.alert_dedup_window == 300.0
+    assert (s.telegram_bot_token, s.telegram_chat_id, s.discord_webhook_url, s.ntfy_url, s.ntfy_token) == (
+        None, None, None, None, None)
+
+
+def test_operations_values_and_ibc_keys(tmp_path: Path) -> None:
+    tok = tmp_path / "tg"
+    tok.write_text("123456:ABC-def\n")
+    s = load(HEALTH_PROBE_INTERVAL="30s", HEALTH_PROBE_TIMEOUT="2", HEALTH_PROBE_FAILURES="3",
+             CommandPrompt="ibc> ", IBC_SuppressInfoMessages="no", ALERT_DEDUP_WINDOW="0",
+             TELEGRAM_BOT_TOKEN_FILE=str(tok), TELEGRAM_CHAT_ID="-1001234567890",
+             DISCORD_WEBHOOK_URL="https://discord.example/api/webhooks/1/xyz",
+             NTFY_URL="https://ntfy.example/topic-9f8e", NTFY_TOKEN_FILE=str(tok))
+    assert (s.health_probe_interval, s.health_probe_timeout, s.health_probe_failures) == (30.0, 2.0, 3)
+    assert s.command_server_prompt == "ibc>" and s.suppress_info_messages is False
+    assert s.alert_dedup_window == 0.0
+    assert s.telegram_bot_token == Secret("123456:ABC-def") and s.telegram_chat_id == "-1001234567890"
+    assert s.ntfy_token == Secret("123456:ABC-def")
+    red = json.dumps(s.redacted())
+    assert "ABC-def" not in red and "xyz" not in red and "topic-9f8e" not in red
+    assert all(VARS_BY_NAME[n].secret for n in ("TELEGRAM_BOT_TOKEN", "DISCORD_WEBHOOK_URL", "NTFY_URL", "NTFY_TOKEN"))
+
+
+def test_operations_errors() -> None:
+    errs = errors_of(HEALTH_PROBE_INTERVAL="0", HEALTH_PROBE_FAILURES="none", TELEGRAM_BOT_TOKEN="t",
+                     NTFY_TOKEN="n", DISCORD_WEBHOOK_URL="discord.example/x", TELEGRAM_CHAT_ID="my chat")
+    assert errs == (
+        "HEALTH_PROBE_INTERVAL='0': out of range; expected seconds, 1-3600 (also `30s`, `1m`)",
+        "HEALTH_PROBE_FAILURES='none': not an integer; expected 1-100",
+        "TELEGRAM_CHAT_ID='my chat': not a Telegram chat id; expected a numeric chat id (`-100...` for groups) "
+        "or `@channelname`",
+        "DISCORD_WEBHOOK_URL=(hidden): not an http(s) URL; expected an http(s) URL",
+        "TELEGRAM_BOT_TOKEN and TELEGRAM_CHAT_ID must be set together",
+        "NTFY_TOKEN is set but NTFY_URL is not; set the topic URL too",
+    )
+
+
+def test_probe_timeout_longer_than_interval_warns() -> None:
+    s = load(HEALTH_PROBE_INTERVAL="5", HEALTH_PROBE_TIMEOUT="20")
+    assert any("HEALTH_PROBE_TIMEOUT=20 is longer than HEALTH_PROBE_INTERVAL=5" in w for w in s.warnings)
