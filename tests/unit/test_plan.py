@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ibpilot.settings import Settings
-from ibpilot.stack.plan import FOREVER, Program, Ready, des_encrypt_block, plan, vnc_rfbauth
+from ibpilot.stack.plan import FOREVER, Program, Ready, plan
+from ibpilot.stack.vncpasswd import des_encrypt_block, vnc_rfbauth
 
 SECRETS = {"TWS_PASSWORD": "pw-live-123", "TWS_PASSWORD_PAPER": "pw-paper-456", "VNC_SERVER_PASSWORD": "vncpw789",
            "SSH_PASSPHRASE": "ssh-pass-000", "COMMAND_SERVER_TOKEN": "tok-111", "TWOFACTOR_CODE": "JBSWY3DPEHPK3PXP",
