@@ -4,7 +4,9 @@ Rules (what starts when):
 - `start-scripts` (START_SCRIPTS) runs once, first.
 - `xvfb` (unless START_XVFB=no) is the display; ready when its X socket exists. `x-scripts` after it.
 - `x11vnc` only when VNC_SERVER_PASSWORD is set; the password reaches it as an `-rfbauth` file, never
-  argv. `novnc` (websockify) when NOVNC_PORT is set (settings refuse it without VNC).
+  argv. It listens on VNC_BIND only: x11vnc 0.9.16 also opens `[::]:VNC_PORT` despite `-listen` and
+  `-noipv6`, which `-rfbportv6 -1` stops. `novnc` (websockify) when NOVNC_PORT is set (settings refuse it
+  without VNC).
 - `controller-<mode>` for each trading mode: `ibpilot control` with IBPILOT_INSTANCE=<mode>; it owns
   the Gateway JVM and is ready when its ready file exists (the API answered).
 - `socat-<mode>` per mode when socat is enabled (ENABLE_SOCAT, default: unless SSH_TUNNEL=yes); it
@@ -137,7 +139,7 @@ def plan(settings: Settings, *, exe: Sequence[str] = ("ibpilot",)) -> list[Progr
         progs.append(Program(
             name="x11vnc",
             argv=("x11vnc", "-display", display, "-rfbport", str(s.vnc_port), "-listen", s.vnc_bind,
-                  "-rfbauth", passwd, "-forever", "-shared", "-noipv6", "-quiet"),
+                  "-rfbauth", passwd, "-forever", "-shared", "-noipv6", "-rfbportv6", "-1", "-quiet"),
             files=(ProgramFile(passwd, s.vnc_server_password, 0o600, "vnc-rfbauth"),),
             startsecs=2,
             priority=20,

@@ -27,6 +27,7 @@ from ibpilot.stack.conf import render_conf
 from ibpilot.stack.display import display_in_use, free_display
 from ibpilot.stack.layout import Layout, layout
 from ibpilot.stack.lifecycle import EXIT_CONFIG, Stack
+from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners
 from ibpilot.stack.plan import Program, plan
 from ibpilot.stack.rpc import Supervisor
 
@@ -95,21 +96,8 @@ def _port_free(bind: str, port: int) -> bool:
 
 
 def _ports_to_bind(settings: Settings, programs: list[Program]) -> list[tuple[str, str, int]]:
-    """(what, bind address, port) for every port this stack will listen on."""
-    s = settings
-    names = {p.name for p in programs}
-    out: list[tuple[str, str, int]] = []
-    for m in s.modes():
-        out.append((f"API port ({m})", "127.0.0.1", s.api_port(m)))
-        if f"socat-{m}" in names:
-            out.append((f"socat port ({m})", s.socat_bind, s.socat_port(m)))
-    if "x11vnc" in names:
-        out.append(("VNC_PORT", s.vnc_bind, s.vnc_port))
-    if "novnc" in names and s.novnc_port:
-        out.append(("NOVNC_PORT", s.novnc_bind, s.novnc_port))
-    if s.supervisord_ui_port:
-        out.append(("SUPERVISORD_UI_PORT", s.supervisord_ui_bind, s.supervisord_ui_port))
-    return out
+    """(what, bind address, port) for every port this stack will listen on (`*`: checked on 0.0.0.0)."""
+    return [(x.what, x.bind, x.port) for x in expected_listeners(settings, programs)]
 
 
 def preflight(settings: Settings, programs: list[Program]) -> list[str]:
@@ -132,7 +120,7 @@ def preflight(settings: Settings, programs: list[Program]) -> list[str]:
             errors.append(f"DISPLAY_NUMBER={n}: display :{n} is already in use by another X server; "
                           "choose another number")
     for what, bind, port in _ports_to_bind(settings, programs):
-        if not _port_free(bind, port):
+        if not _port_free("0.0.0.0" if bind == ANY_ADDRESS else bind, port):
             errors.append(f"{what}: {bind}:{port} is already in use")
     return errors
 
