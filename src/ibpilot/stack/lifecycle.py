@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from ibpilot.serve.alerts import Alert, emit
 from ibpilot.settings import Settings
 from ibpilot.stack.conf import render_conf
+from ibpilot.stack.exits import ExitWatch
 from ibpilot.stack.layout import (
     Layout,
     child_environment,
@@ -88,6 +89,7 @@ class Stack:
 
     lay: Layout = field(init=False)
     stop_requested: threading.Event = field(default_factory=threading.Event, init=False)
+    stopping: threading.Event = field(default_factory=threading.Event, init=False)  # stop() has begun
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     rpc: Supervisor | None = field(default=None, init=False)
     started: set[str] = field(default_factory=set, init=False)
@@ -104,6 +106,8 @@ class Stack:
         self.lay = layout(self.settings)
         self._by_name = {p.name: p for p in self.programs}
         self._gates = {p.name: gated_on(p, self.programs) for p in self.programs}
+        self.exits = ExitWatch(self.settings, self.programs,
+                               lambda: self.stop_requested.is_set() or self.stopping.is_set(), log)
 
     @property
     def controllers(self) -> list[Program]:
@@ -144,14 +148,15 @@ class Stack:
             self._supervisord_argv(),
             env=env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if self.forward_logs else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,  # always read: its log lines also tell of programs that exit (exits.py)
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches `ibpilot run` only; it stops things in order
             preexec_fn=_set_pdeathsig,
         )
+        threading.Thread(target=pump, args=(self.proc.stdout, "supervisord", self.out if self.forward_logs else None,
+                                            self._lock, self.exits.feed),
+                         name="supervisord-output", daemon=True).start()
         if self.forward_logs:
-            threading.Thread(target=pump, args=(self.proc.stdout, "supervisord", self.out, self._lock),
-                             name="supervisord-output", daemon=True).start()
             self._forwarder = LogForwarder({p.name: self.lay.program_log(p.name) for p in self.programs},
                                            self.out, self._lock)
             self._forwarder.start()
@@ -297,6 +302,7 @@ class Stack:
 
     def stop(self) -> int:
         """Controllers first (clean logout), then everything else; kill what outlives the grace period."""
+        self.stopping.set()
         grace = self.grace if self.grace is not None else self.default_grace()
         deadline = time.monotonic() + grace
         log.info("stack: stopping (grace %.0f s): controllers first", grace)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -79,8 +79,17 @@ class LogForwarder:
                 log.exception("log forwarding failed")
 
 
-def pump(stream: Any, name: str, out: TextIO, lock: threading.Lock) -> None:
+def pump(stream: Any, name: str, out: TextIO | None, lock: threading.Lock,
+         on_line: Callable[[str], object] | None = None) -> None:
+    """Echo `stream`'s lines to `out` as `[name] line` (unless `out` is None), handing each to `on_line`."""
     for raw in iter(stream.readline, b""):
-        with lock:
-            out.write(f"[{name}] {raw.decode(errors='replace').rstrip()}\n")
-            out.flush()
+        line = raw.decode(errors="replace").rstrip()
+        if out is not None:
+            with lock:
+                out.write(f"[{name}] {line}\n")
+                out.flush()
+        if on_line is not None:
+            try:
+                on_line(line)
+            except Exception:  # a watcher must never stop the echo
+                log.exception("%s: handling an output line failed", name)
