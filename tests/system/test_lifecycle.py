@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -11,7 +14,7 @@ import pytest
 from conftest import StackFactory, accepts, refused
 from ib_async import IB
 
-from ibpilot.testing import wait_until
+from ibpilot.testing import descendants, free_port, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
 
@@ -58,6 +61,7 @@ def test_sigterm_logs_out_and_leaves_nothing_behind(stacks: StackFactory) -> Non
     assert "logging out" in out  # the controller logged out cleanly before the JVM went
     assert out.index("stopped: controller-paper") < out.index("stopped: xvfb"), out[-3000:]
     assert took < 30, took
+    assert "ALERT_PROCESS_EXITED" not in out  # a requested stop is no unexpected exit
 
 
 def test_socat_follows_the_controllers_readiness(stacks: StackFactory) -> None:
@@ -80,6 +84,7 @@ def test_socat_follows_the_controllers_readiness(stacks: StackFactory) -> None:
     wait_until(lambda: accepts(st.ports["socat"]), 15, "socat back")
     assert "stopping socat-paper until controller-paper is ready again" in st.output()
     assert st.proc is not None and st.proc.poll() is None  # an operator's stop does not end the stack
+    assert "ALERT_PROCESS_EXITED" not in st.output()  # neither the operator's stop nor the gating is alerted
 
 
 def test_both_modes_side_by_side(stacks: StackFactory) -> None:
@@ -171,3 +176,41 @@ def test_start_hooks_run_in_order_display_and_api_hooks_when_ready(stacks: Stack
     display = f":{st.env['DISPLAY_NUMBER']}"
     assert lines == ["start ready=no", "start-2", f"x {display} ready=no", "api ready=yes"], lines
     assert st.terminate(90) == 0
+
+
+def _alert_for(out: str, program: str) -> str | None:
+    m = re.search(rf"^.*ALERT_PROCESS_EXITED mode=\S+ program={re.escape(program)} .*$", out, re.M)
+    return m.group(0) if m else None
+
+
+def test_a_program_that_dies_is_alerted_by_name_pid_and_signal(stacks: StackFactory) -> None:
+    st = stacks(start=False, VNC_SERVER_PASSWORD="Vnc7pw42", VNC_BIND="127.0.0.1")
+    st.env["VNC_PORT"] = str(free_port())
+    st.start()
+    st.wait_ready("paper")
+    wait_until(lambda: accepts(st.ports["socat"]), 15, "socat listening")
+    pids = st.program_pids()
+    assert _alert_for(st.output(), "x11vnc") is None
+
+    os.kill(pids["x11vnc"], signal.SIGKILL)  # x11vnc runs directly under supervisord
+    wait_until(lambda: _alert_for(st.output(), "x11vnc") is not None, 15, "the x11vnc alert")
+    line = _alert_for(st.output(), "x11vnc")
+    assert line is not None
+    assert f"pid={pids['x11vnc']} " in line and "signal=SIGKILL" in line and "restart=yes" in line, line
+    assert "mode=paper" in line, line
+
+    # socat runs under the restart-delay wrapper (sh): supervisord sees the wrapper exit with 128+9
+    wrapper = pids["socat-paper"]
+    (socat,) = [p for p in descendants(wrapper) if "socat" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+    os.kill(socat, signal.SIGKILL)
+    wait_until(lambda: _alert_for(st.output(), "socat-paper") is not None, 15, "the socat alert")
+    line = _alert_for(st.output(), "socat-paper")
+    assert line is not None
+    assert f"pid={wrapper} " in line and "status=137" in line and "signal=SIGKILL" in line, line
+    assert "restart=yes" in line, line
+    wait_until(lambda: accepts(st.ports["socat"]), 15, "socat back after the restart")
+
+    alerts = st.output().count("ALERT_PROCESS_EXITED")
+    assert alerts == 2, st.output()[-3000:]  # one per death, nothing for the others
+    assert st.terminate(90) == 0
+    assert st.output().count("ALERT_PROCESS_EXITED") == alerts  # the shutdown itself is not alerted

@@ -15,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import RunningStack, StackFactory, accepts, refused
+from conftest import RunningStack, StackFactory, accepts, listening_sockets, refused
 from ib_async import IB
 from PIL import Image
 
+from ibpilot.settings import Settings
+from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners
+from ibpilot.stack.plan import plan
 from ibpilot.testing import descendants, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
@@ -229,3 +232,40 @@ def test_supervisord_ui_needs_its_password(full: Full) -> None:
     with pytest.raises(urllib.error.HTTPError) as err2:
         urllib.request.urlopen(bad, timeout=10)  # noqa: S310
     assert err2.value.code == 401
+
+
+def _owners(st: RunningStack) -> dict[int, str]:
+    """pid -> the supervisord program (or `supervisord`, `ibpilot run`) whose process tree it is in."""
+    assert st.proc is not None
+    owners = {st.proc.pid: "ibpilot run"}
+    sup = int((st.run_dir / "supervisord.pid").read_text())
+    owners[sup] = "supervisord"
+    for name, pid in st.program_pids().items():
+        for p in (pid, *descendants(pid)):
+            owners[p] = name
+    return owners
+
+
+def test_every_listener_is_documented_and_no_wider(full: Full) -> None:
+    st = full.stack
+    wait_until(lambda: accepts(st.ports["socat"]), 15, "socat listening")
+    settings = Settings.from_env(st.env)
+    expected = expected_listeners(settings, plan(settings))
+    assert st.proc is not None
+    owners = _owners(st)
+    stack_pids = {st.proc.pid, *descendants(st.proc.pid)}
+    sockets = listening_sockets(stack_pids)
+    assert sockets, "no listening socket found at all"
+    problems = []
+    for pid, addr, port in sockets:
+        owner = owners.get(pid, f"pid {pid}")
+        ok = [x for x in expected if x.port == port and x.program == owner and x.bind in (ANY_ADDRESS, addr)]
+        if not ok:
+            promised = [f"{x.what} {x.bind}:{x.port} by {x.program}" for x in expected if x.port == port]
+            problems.append(f"{owner} (pid {pid}) listens on {addr}:{port}; documented: {promised or 'nothing'}")
+    for x in expected:
+        if not any(port == x.port and owners.get(pid) == x.program for pid, _a, port in sockets):
+            problems.append(f"{x.what} ({x.bind}:{x.port} by {x.program}) is not listening")
+    assert not problems, "\n".join(problems) + f"\nall: {sockets}"
+    # the table covers what this stack runs: VNC, noVNC, the UI, socat and the Gateway's API port
+    assert {x.program for x in expected} >= {"x11vnc", "novnc", "supervisord", "socat-paper", "controller-paper"}

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from ibpilot.settings import Settings
-from ibpilot.stack.plan import FOREVER, Program, Ready, des_encrypt_block, plan, vnc_rfbauth
+from ibpilot.stack.plan import FOREVER, Program, Ready, plan
+from ibpilot.stack.vncpasswd import des_encrypt_block, vnc_rfbauth
 
 SECRETS = {"TWS_PASSWORD": "pw-live-123", "TWS_PASSWORD_PAPER": "pw-paper-456", "VNC_SERVER_PASSWORD": "vncpw789",
            "SSH_PASSPHRASE": "ssh-pass-000", "COMMAND_SERVER_TOKEN": "tok-111", "TWOFACTOR_CODE": "JBSWY3DPEHPK3PXP",
@@ -232,3 +233,11 @@ def test_des_known_answers(key: str, block: str, expected: str) -> None:
 )
 def test_vnc_password_file(password: str, expected: str) -> None:
     assert vnc_rfbauth(password).hex() == expected
+
+
+def test_vnc_listens_on_vnc_bind_only_not_on_every_ipv6_address() -> None:
+    vnc = by_name(make(VNC_SERVER_PASSWORD="vncpw789", VNC_PORT="5901", VNC_BIND="127.0.0.1"))["x11vnc"]
+    assert vnc.argv[vnc.argv.index("-listen") + 1] == "127.0.0.1"
+    # x11vnc 0.9.16 opens [::]:5900 despite -listen and -noipv6 unless its IPv6 port is switched off
+    assert "-noipv6" in vnc.argv
+    assert vnc.argv[vnc.argv.index("-rfbportv6") + 1] == "-1"

@@ -23,9 +23,13 @@ from typing import Any
 from ibpilot.cli import add_command
 from ibpilot.logs import register_secret, setup_logging
 from ibpilot.settings import VARS, Secret, Settings, SettingsError, all_env_names, process_environ
-from ibpilot.stack import supervisor as sv
+from ibpilot.stack.conf import render_conf
 from ibpilot.stack.display import display_in_use, free_display
+from ibpilot.stack.layout import Layout, layout
+from ibpilot.stack.lifecycle import EXIT_CONFIG, Stack
+from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners
 from ibpilot.stack.plan import Program, plan
+from ibpilot.stack.rpc import Supervisor
 
 log = logging.getLogger("ibpilot.stack")
 
@@ -92,21 +96,8 @@ def _port_free(bind: str, port: int) -> bool:
 
 
 def _ports_to_bind(settings: Settings, programs: list[Program]) -> list[tuple[str, str, int]]:
-    """(what, bind address, port) for every port this stack will listen on."""
-    s = settings
-    names = {p.name for p in programs}
-    out: list[tuple[str, str, int]] = []
-    for m in s.modes():
-        out.append((f"API port ({m})", "127.0.0.1", s.api_port(m)))
-        if f"socat-{m}" in names:
-            out.append((f"socat port ({m})", s.socat_bind, s.socat_port(m)))
-    if "x11vnc" in names:
-        out.append(("VNC_PORT", s.vnc_bind, s.vnc_port))
-    if "novnc" in names and s.novnc_port:
-        out.append(("NOVNC_PORT", s.novnc_bind, s.novnc_port))
-    if s.supervisord_ui_port:
-        out.append(("SUPERVISORD_UI_PORT", s.supervisord_ui_bind, s.supervisord_ui_port))
-    return out
+    """(what, bind address, port) for every port this stack will listen on (`*`: checked on 0.0.0.0)."""
+    return [(x.what, x.bind, x.port) for x in expected_listeners(settings, programs)]
 
 
 def preflight(settings: Settings, programs: list[Program]) -> list[str]:
@@ -129,7 +120,7 @@ def preflight(settings: Settings, programs: list[Program]) -> list[str]:
             errors.append(f"DISPLAY_NUMBER={n}: display :{n} is already in use by another X server; "
                           "choose another number")
     for what, bind, port in _ports_to_bind(settings, programs):
-        if not _port_free(bind, port):
+        if not _port_free("0.0.0.0" if bind == ANY_ADDRESS else bind, port):
             errors.append(f"{what}: {bind}:{port} is already in use")
     return errors
 
@@ -145,7 +136,7 @@ def _install_simulator_if_wanted(settings: Settings) -> None:
         log.info("IBPILOT_SIM=yes: simulated %s installed in %s", settings.gateway_or_tws, prog)
 
 
-def summary(settings: Settings, programs: list[Program], lay: sv.Layout) -> str:
+def summary(settings: Settings, programs: list[Program], lay: Layout) -> str:
     width = max(len(p.name) for p in programs)
     lines = [f"ibpilot run: {len(programs)} programs under supervisord (RUN_DIR={lay.run_dir})"]
     for p in programs:
@@ -167,7 +158,7 @@ def run_stack(
     *,
     grace: float | None = None,
     forward_logs: bool = True,
-    on_ready: Callable[[sv.Stack], None] | None = None,
+    on_ready: Callable[[Stack], None] | None = None,
     out: Any = None,
 ) -> int:
     """Plan, check, render, start supervisord, keep the order, stop on SIGTERM/SIGINT: the exit code."""
@@ -176,11 +167,11 @@ def run_stack(
     if errors:
         lines = "\n".join(f"  - {e}" for e in errors)
         print(f"ibpilot run: cannot start, {len(errors)} problem(s):\n{lines}", file=sys.stderr)
-        return sv.EXIT_CONFIG
+        return EXIT_CONFIG
     for w in settings.warnings:
         log.warning("configuration: %s", w)
     _install_simulator_if_wanted(settings)
-    stack = sv.Stack(settings, programs, env, out=out or sys.stdout, forward_logs=forward_logs, grace=grace,
+    stack = Stack(settings, programs, env, out=out or sys.stdout, forward_logs=forward_logs, grace=grace,
                      on_ready=on_ready)
     print(summary(settings, programs, stack.lay), flush=True)
 
@@ -217,10 +208,10 @@ def _register_secrets(settings: Settings) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     settings = _load("run")
     if settings is None:
-        return sv.EXIT_CONFIG
+        return EXIT_CONFIG
     if args.dry_run:
         programs = plan(settings, exe=(sys.executable, "-m", "ibpilot"))
-        print(sv.render_conf(settings, programs, sv.layout(settings)))
+        print(render_conf(settings, programs, layout(settings)))
         return 0
     setup_logging(settings.log_level)
     _register_secrets(settings)
@@ -244,13 +235,13 @@ def _controller_state(path: Path) -> dict[str, Any]:
 
 
 def collect_status(settings: Settings) -> dict[str, Any]:
-    lay = sv.layout(settings)
+    lay = layout(settings)
     programs: dict[str, dict[str, Any]] = {}
     supervisord = "not running (no socket)"
     reachable = False
     if lay.socket.exists():
         try:
-            infos = sv.Supervisor(lay.socket, timeout=5).processes()
+            infos = Supervisor(lay.socket, timeout=5).processes()
             reachable = True
             supervisord = "running"
             programs = {n: {"state": i.get("statename"), "pid": i.get("pid") or None,
@@ -392,7 +383,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     _register_secrets(settings)
     done = threading.Event()
 
-    def on_ready(stack: sv.Stack) -> None:
+    def on_ready(stack: Stack) -> None:
         text = connect_text(settings, env)
         with stack._lock:
             print(text, flush=True)
