@@ -6,8 +6,9 @@ with the reason, so a Docker HEALTHCHECK or a Kubernetes probe never trusts a st
 
 The HTTP server is deliberately small and strict (HTTP/1.1, GET/HEAD/POST, one request per connection):
 the request head is bounded (`MAX_HEAD`), the body too (`MAX_BODY`), the whole request must arrive within
-`READ_TIMEOUT_S`, at most `MAX_CONNECTIONS` are served at once (extra ones get a 503 and are closed), and
-every connection is its own task, so a slow or hostile client never holds up the others.
+`READ_TIMEOUT_S`, and at most `MAX_CONNECTIONS` are open at once: at the limit a new connection pushes out
+the one that has waited longest for its request, or gets a 503 when all are being answered. Every
+connection is its own task, so a slow or hostile client never holds up the others.
 
 Restart/Stop from the page exist only when a command token is configured: ``POST /command`` with
 ``Authorization: Bearer <token>`` and the body ``RESTART`` or ``STOP``; the token is compared in
@@ -149,6 +150,7 @@ class HealthServer:
         self._peers = peers
         self._server: asyncio.Server | None = None
         self._active: set[asyncio.Task[Any]] = set()
+        self._reading: dict[asyncio.Task[Any], asyncio.StreamWriter] = {}  # still reading: oldest first
 
     def __repr__(self) -> str:
         return f"HealthServer(host={self.host!r}, port={self.port}, commands={self.commands_enabled})"
@@ -178,26 +180,40 @@ class HealthServer:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        if len(self._active) >= MAX_CONNECTIONS:
+        if len(self._active) >= MAX_CONNECTIONS and not self._evict_idle():
             writer.write(_encode(_Response(503, "busy\n"), head_only=False))
             writer.close()
             return
         self._active.add(task)
+        self._reading[task] = writer
         try:
-            await self._serve(reader, writer)
+            await self._serve(reader, writer, task)
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
             self._active.discard(task)
+            self._reading.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def _evict_idle(self) -> bool:
+        """At the limit, the connection that has waited longest for its request goes (idle floods and
+        slow-loris clients cannot lock real requests out); False when every connection is being served."""
+        if not self._reading:
+            return False
+        task, writer = next(iter(self._reading.items()))
+        del self._reading[task]
+        self._active.discard(task)
+        writer.close()
+        return True
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, task: asyncio.Task[Any]) -> None:
         head_only = False
         try:
             async with asyncio.timeout(READ_TIMEOUT_S):
                 req = await _read_request(reader)
+            self._reading.pop(task, None)
             head_only = req.method == "HEAD"
             resp = await self._route(req)
         except _HttpError as exc:
