@@ -274,6 +274,11 @@ def test_command_needs_the_token(source: Source) -> None:
         assert code == 200 and b'data-command="RESTART"' in page and b'data-command="STOP"' in page
         assert TOKEN.encode() not in page
         assert r.get("/", {"Authorization": "Bearer nope"})[0] == 401
+        # the part the page refreshes: the same rule, no script
+        code, _, part = r.get("/status", {"Authorization": f"Bearer {TOKEN}"})
+        assert code == 200 and part.startswith(b'<main id="status"') and b'data-command="STOP"' in part
+        assert b"<script" not in part and b'data-command="' not in r.get("/status")[2]
+        assert r.get("/status", {"Authorization": "Bearer nope"})[0] == 401
     finally:
         r.stop()
 

@@ -245,6 +245,7 @@ class HealthServer:
             return await self._run_command(req)
         routes: dict[str, Callable[[_Request], _Response]] = {
             "/health": self._health, "/ready": self._ready, "/metrics": self._metrics, "/": self._page,
+            "/status": self._page,
         }
         handler = routes.get(path)
         if handler is None:
@@ -289,8 +290,13 @@ class HealthServer:
                 peers = [scrub(p) for p in self._peers()]
             except Exception as exc:
                 log.warning("peer status failed: %s", type(exc).__name__)
-        html, csp = page.render(self._status(), peers, judge=evaluate, commands_enabled=self.commands_enabled,
-                                authorized=authorized, now=time.time())
+        args: dict[str, Any] = {"judge": evaluate, "commands_enabled": self.commands_enabled,
+                                "authorized": authorized, "now": time.time()}
+        if req.path == "/status":  # the part the page refreshes
+            html = page.render_main(self._status(), peers, **args)
+            csp = "default-src 'none'; frame-ancestors 'none'"
+        else:
+            html, csp = page.render(self._status(), peers, **args)
         return _Response(200, html, "text/html; charset=utf-8", {"Content-Security-Policy": csp})
 
     def _check_token(self, req: _Request) -> None:

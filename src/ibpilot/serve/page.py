@@ -3,7 +3,7 @@
 Pure rendering: status dicts in, HTML and its Content-Security-Policy out. Every value is escaped. The
 page has no secret in it; the command token is typed into a password field, kept in a JavaScript
 variable only, and sent in an ``Authorization`` header (never in a URL, a cookie or storage). The page
-refreshes its ``<main>`` every `REFRESH_S` seconds through the same request (token included once given).
+refreshes its ``<main>`` every `REFRESH_S` seconds from ``GET /status`` (token included once given).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def _card(status: dict[str, Any], now: float, this: bool, judge: Judge) -> str:
         f'data-healthy="{str(healthy).lower()}">'
         f'<header><h2>{e(mode)}</h2><span class="who">{e(who)}</span>'
         f'<span class="badge {cls}">{e(state)}</span></header>'
-        f'<p class="reason {"ok" if healthy else "warn"}">{"healthy" if healthy else "not healthy"}: {e(reason)}</p>'
+        f'<p class="reason {_OK if healthy else cls}">{"healthy" if healthy else "not healthy"}: {e(reason)}</p>'
         f"<dl>{dl}</dl></article>"
     )
 
@@ -115,12 +115,9 @@ def _links(status: dict[str, Any]) -> str:
     return f'<nav class="links">{"".join(items)}</nav>' if items else ""
 
 
-def render(status: dict[str, Any], peers: list[dict[str, Any]], *, judge: Judge, commands_enabled: bool,
-           authorized: bool, now: float) -> tuple[str, str]:
-    """(HTML, Content-Security-Policy) of the page; `status` and `peers` must already be scrubbed."""
-    nonce = secrets.token_urlsafe(16)
-    csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
-           "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+def render_main(status: dict[str, Any], peers: list[dict[str, Any]], *, judge: Judge, commands_enabled: bool,
+                authorized: bool, now: float) -> str:
+    """The ``<main id="status">`` part: what the page refreshes (``GET /status``); no script, no style."""
     mode, state = status.get("mode") or "?", status.get("state") or "UNKNOWN"
     cards = _card(status, now, True, judge) + "".join(_card(p, now, False, judge) for p in peers)
     controls = ""
@@ -129,6 +126,24 @@ def render(status: dict[str, Any], peers: list[dict[str, Any]], *, judge: Judge,
                     f'<button type="button" data-command="RESTART">Restart {e(mode)} Gateway</button>'
                     f'<button type="button" class="danger" data-command="STOP">Stop {e(mode)} controller</button>'
                     "</section>")
+    return f"""<main id="status" data-title="ibpilot {e(mode)}: {e(state)}">
+<header class="top"><h1>ibpilot</h1><span class="ver">{e(status.get("version") or "")}</span>
+<span class="gen">updated {e(time.strftime("%H:%M:%S UTC", time.gmtime(now)))}</span>{_links(status)}</header>
+<section class="cards">{cards}</section>
+{controls}
+<section class="timeline"><h2>Timeline</h2>{_timeline([status] + peers, now)}</section>
+</main>"""
+
+
+def render(status: dict[str, Any], peers: list[dict[str, Any]], *, judge: Judge, commands_enabled: bool,
+           authorized: bool, now: float) -> tuple[str, str]:
+    """(HTML, Content-Security-Policy) of the page; `status` and `peers` must already be scrubbed."""
+    nonce = secrets.token_urlsafe(16)
+    csp = (f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; connect-src 'self'; "
+           "img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    mode, state = status.get("mode") or "?", status.get("state") or "UNKNOWN"
+    main = render_main(status, peers, judge=judge, commands_enabled=commands_enabled, authorized=authorized,
+                       now=now)
     unlock = ""
     if commands_enabled and not authorized:
         unlock = ('<form id="unlock" autocomplete="off"><label>Command token '
@@ -140,13 +155,7 @@ def render(status: dict[str, Any], peers: list[dict[str, Any]], *, judge: Judge,
 <title>ibpilot {e(mode)}: {e(state)}</title>
 <style nonce="{nonce}">{_CSS}</style></head>
 <body>
-<main id="status">
-<header class="top"><h1>ibpilot</h1><span class="ver">{e(status.get("version") or "")}</span>
-<span class="gen">updated {e(time.strftime("%H:%M:%S UTC", time.gmtime(now)))}</span>{_links(status)}</header>
-<section class="cards">{cards}</section>
-{controls}
-<section class="timeline"><h2>Timeline</h2>{_timeline([status] + peers, now)}</section>
-</main>
+{main}
 {unlock}
 <p id="msg" role="status"></p>
 <script nonce="{nonce}">{_JS}</script>
@@ -176,7 +185,7 @@ padding:14px 18px}
 letter-spacing:.03em;background:var(--idle)}
 .badge.ok{background:var(--ok)}.badge.bad{background:var(--bad)}
 .reason{margin:8px 0 10px;font-weight:500}
-.reason.ok{color:var(--ok)}.reason.warn{color:var(--bad)}
+.reason.ok{color:var(--ok)}.reason.bad{color:var(--bad)}.reason.idle{color:var(--idle)}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:3px 14px;margin:0;font-size:14px}
 dt{color:var(--muted)}dd{margin:0;overflow-wrap:anywhere}
 .controls,.timeline{margin-top:22px}
@@ -203,13 +212,13 @@ _JS = """
   let token = null;
   const say = (text) => { document.getElementById('msg').textContent = text; };
   async function load(tok) {
-    const r = await fetch('/', {headers: tok ? {Authorization: 'Bearer ' + tok} : {}, cache: 'no-store'});
+    const r = await fetch('/status', {headers: tok ? {Authorization: 'Bearer ' + tok} : {}, cache: 'no-store'});
     if (r.status === 401) throw new Error('wrong token');
     if (!r.ok) throw new Error('HTTP ' + r.status);
     const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
     const fresh = doc.getElementById('status');
     if (fresh) document.getElementById('status').replaceWith(document.adoptNode(fresh));
-    document.title = doc.title;
+    if (fresh) document.title = fresh.dataset.title;
   }
   const form = document.getElementById('unlock');
   if (form) form.addEventListener('submit', async (ev) => {
