@@ -149,6 +149,26 @@ def test_broken_source_is_unhealthy_not_a_crash(source: Source) -> None:
         r.stop()
 
 
+def test_binds_exactly_the_given_address(srv: Running) -> None:
+    assert srv.server._server is not None
+    assert [s.family for s in srv.server._server.sockets] == [socket.AF_INET]
+    with pytest.raises(OSError), socket.create_connection(("::1", srv.port), timeout=5):
+        pass
+
+
+def test_failing_command_is_a_500(source: Source) -> None:
+    async def command(name: str) -> str:
+        raise RuntimeError("token=abc")
+
+    r = Running(source, command=command, command_token=TOKEN)
+    try:
+        code, _, body = r.get("/command", {"Authorization": f"Bearer {TOKEN}"}, "POST", b"STOP")
+        assert (code, body) == (500, b"internal error (RuntimeError)\n")
+        assert r.get("/ready")[0] == 200
+    finally:
+        r.stop()
+
+
 def test_ready_endpoint(srv: Running, source: Source) -> None:
     assert srv.get("/ready")[::2] == (200, b"ready\n")
     source.doc["state"] = "WAITING_API"

@@ -215,7 +215,13 @@ class HealthServer:
                 req = await _read_request(reader)
             self._reading.pop(task, None)
             head_only = req.method == "HEAD"
-            resp = await self._route(req)
+            try:
+                resp = await self._route(req)
+            except (_HttpError, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # a failing command or status source: answer 500, keep serving
+                log.warning("%s %s failed: %s", req.method, req.path, type(exc).__name__)
+                resp = _Response(500, f"internal error ({type(exc).__name__})\n")
         except _HttpError as exc:
             resp = _Response(exc.code, f"{exc}\n", headers={"Allow": "GET, HEAD, POST"} if exc.code == 405 else None)
             async with asyncio.timeout(WRITE_TIMEOUT_S):
