@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "ibpilot.config_cli",
     "ibpilot.sim.cli",
     "ibpilot.stack.run",
+    "ibpilot.serve.health_cli",
 ]
 
 EPILOG = """\
