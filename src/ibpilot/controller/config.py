@@ -158,8 +158,8 @@ class ControllerConfig:
 
     @property
     def probe_interval_s(self) -> float:
-        return float(getattr(self.s, "health_probe_interval", 10.0))
+        return self.s.health_probe_interval
 
     @property
     def probe_timeout_s(self) -> float:
-        return float(getattr(self.s, "health_probe_timeout", 5.0))
+        return self.s.health_probe_timeout

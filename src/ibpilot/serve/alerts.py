@@ -29,6 +29,7 @@ class Alert(StrEnum):
     API_PORT_TAKEN = "ALERT_API_PORT_TAKEN"  # another process holds the API port (named with its pid)
     GIVING_UP = "ALERT_GIVING_UP"  # restart budget exhausted; the controller exits
     MODE_DOWN = "ALERT_MODE_DOWN"  # one trading mode of several failed
+    PROCESS_EXITED = "ALERT_PROCESS_EXITED"  # a stack program (socat, x11vnc, Xvfb, ...) exited by itself
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,11 @@ import re
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 from ibpilot.serve.alerts import Alert, format_alert
 from ibpilot.settings import Settings
 from ibpilot.stack.conf import CONTROLLER_FINAL_EXIT_CODES
 from ibpilot.stack.plan import Program, is_controller
-
-# To be added to ibpilot.serve.alerts.Alert (documented in docs/alerts.md); the name is the contract.
-PROCESS_EXITED = "ALERT_PROCESS_EXITED"
 
 _SPAWNED = re.compile(r"\bspawned: '(?P<name>[^']+)' with pid (?P<pid>\d+)")
 _RUNNING = re.compile(r"\bsuccess: (?P<name>\S+) entered RUNNING state")
@@ -35,14 +31,6 @@ _STATUS = re.compile(r"exit status (?P<status>-?\d+)")
 _SIGNAL = re.compile(r"terminated by (?P<signal>SIG\w+)")
 
 
-def _alert(name: str) -> Alert:
-    """The Alert member once it exists; until then the same string (format_alert only uses `.value`)."""
-    return cast(Alert, getattr(Alert, "PROCESS_EXITED", None) or _Token(name))
-
-
-@dataclass(frozen=True)
-class _Token:
-    value: str
 
 
 @dataclass
@@ -119,7 +107,7 @@ class ExitWatch:
         if not was_running:
             what += " while starting"
         then = "supervisord restarts it" if restart else "supervisord does not restart it"
-        line = format_alert(_alert(PROCESS_EXITED), self._mode(name), f"{name} {what}; {then}", **fields)
+        line = format_alert(Alert.PROCESS_EXITED, self._mode(name), f"{name} {what}; {then}", **fields)
         self._log.warning(line)
         self.alerts.append(line)
         return line

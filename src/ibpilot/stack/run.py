@@ -22,7 +22,7 @@ from typing import Any
 
 from ibpilot.cli import add_command
 from ibpilot.logs import register_secret, setup_logging
-from ibpilot.settings import VARS, Secret, Settings, SettingsError, all_env_names, process_environ
+from ibpilot.settings import VARS, Secret, Settings, SettingsError, all_env_names, process_environ, system_errors
 from ibpilot.stack.conf import render_conf
 from ibpilot.stack.display import display_in_use, free_display
 from ibpilot.stack.layout import Layout, layout
@@ -102,18 +102,12 @@ def _ports_to_bind(settings: Settings, programs: list[Program]) -> list[tuple[st
 
 def preflight(settings: Settings, programs: list[Program]) -> list[str]:
     """Everything that would make the stack fail at once, as messages (empty: go)."""
-    from ibpilot.gateway.install import InstallError, find_install
-
     errors: list[str] = []
     for exe in sorted({p.argv[0] for p in programs if not os.path.isabs(p.argv[0])}):
         if shutil.which(exe) is None:
             users = ", ".join(p.name for p in programs if p.argv[0] == exe)
             errors.append(f"`{exe}` is not installed (needed by {users}; scripts/install-system-deps.sh)")
-    try:
-        find_install(Path(settings.tws_path).expanduser(), settings.gateway_or_tws, settings.tws_major_vrsn)
-    except (InstallError, OSError) as exc:
-        if not settings.ibpilot_sim:  # with IBPILOT_SIM=yes, run_stack installs the simulator there
-            errors.append(f"TWS_PATH={settings.tws_path!r}: {exc} (or set IBPILOT_SIM=yes to try the simulator)")
+    errors += system_errors(settings)  # the same install checks as check-config: the two never disagree
     if settings.start_xvfb:
         n = settings.display_number
         if display_in_use(n):
