@@ -490,3 +490,11 @@ def test_full_queue_drops_oldest_and_logs_once(receiver: Receiver, caplog: pytes
     run(go())
     assert [s.json()["fields"]["code"] for s in receiver.seen] == [3, 4, 5]
     assert warnings(caplog) == ["notify webhook: queue full (3 alerts); dropping the oldest until it drains"]
+
+
+def test_secrets_lists_tokens_and_url_paths() -> None:
+    cfg = NotifyConfig(webhook_url=f"https://hooks.example/services/T1/{SECRET}", telegram_bot_token=TG_TOKEN,
+                       telegram_chat_id="1", ntfy_url=f"https://ntfy.example/alerts-{SECRET}", ntfy_token=NTFY_TOKEN)
+    got = cfg.secrets()
+    assert set(got) == {TG_TOKEN, NTFY_TOKEN, cfg.webhook_url, cfg.ntfy_url, f"/services/T1/{SECRET}",
+                        f"/alerts-{SECRET}"}

@@ -26,6 +26,7 @@ GOOD_NEWS = frozenset({TWOFA_APPROVED})
 TELEGRAM_MAX = 4096  # Bot API limit of a message text
 DISCORD_MAX = 2000  # Discord limit of `content`
 NTFY_TITLE_MAX = 200
+NTFY_MAX = 1000  # ntfy turns bodies over 4096 bytes into attachments (4 bytes per char at worst)
 _READ_MAX = 64 * 1024
 
 
@@ -138,7 +139,7 @@ def ntfy(url: str, token: str | None) -> Channel:
                    "Priority": priority(ev.alert), "Tags": _tags(ev.alert)}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        return Request(url, headers, human_text(ev).encode())
+        return Request(url, headers, _clip(human_text(ev), NTFY_MAX).encode())
     return Channel("ntfy", build)
 
 

@@ -96,5 +96,5 @@ class NotifyConfig:
         for url in (self.webhook_url, self.discord_webhook_url, self.ntfy_url):
             if url:
                 parts = urllib.parse.urlsplit(url)
-                out += [p for p in (parts.path, parts.query) if len(p) > 1]
+                out += [p for p in (parts.path, parts.query) if len(p) >= 8]  # short ones: too many false hits
         return out
