@@ -498,3 +498,19 @@ def test_secrets_lists_tokens_and_url_paths() -> None:
     got = cfg.secrets()
     assert set(got) == {TG_TOKEN, NTFY_TOKEN, cfg.webhook_url, cfg.ntfy_url, f"/services/T1/{SECRET}",
                         f"/alerts-{SECRET}"}
+
+
+def test_close_drops_what_it_cannot_deliver(hanger: Hanger, caplog: pytest.LogCaptureFixture) -> None:
+    async def go() -> None:
+        n = Notifier(replace(FAST, ntfy_url=hanger.url("/t"), timeout_s=0.5, max_attempts=1))
+        n.start()
+        for i in range(20):
+            n.submit(Alert.JVM_EXITED, "live", "exited", {"code": i})
+        await until(lambda: hanger.accepted, "the first request")
+        await n.close(0.1)
+        await asyncio.sleep(1.5)  # a worker still running would have tried the next alerts by now
+        assert len(hanger.accepted) == 1
+        assert n.stats()["ntfy"]["queued"] == 0
+
+    run(go())
+    assert warnings(caplog) == ["notify: 20 alert deliveries dropped at shutdown after 0.1s (ntfy: 20)"]

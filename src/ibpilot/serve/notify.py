@@ -132,6 +132,8 @@ class Notifier:
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=max(0.0, timeout))
         left = {lane.name: len(lane.queue) + (lane.inflight is not None) for lane in self._lanes}
+        for lane in self._lanes:
+            lane.queue.clear()
         for task in pending:
             task.cancel()
         if pending:
@@ -163,8 +165,11 @@ class Notifier:
                 del self._seen[key]
         if ev.alert in NEVER_DEDUP or window <= 0:
             return False
-        for key in [k for k, t in self._seen.items() if now - t >= window]:
-            del self._seen[key]
+        while self._seen:  # insertion order is time order: expire from the front
+            first = next(iter(self._seen))
+            if now - self._seen[first] < window:
+                break
+            del self._seen[first]
         names = DEDUP_FIELDS.get(ev.alert, ())
         key = (ev.alert, ev.mode, ev.msg, tuple((n, str(ev.fields.get(n))) for n in names))
         if key in self._seen:
@@ -264,8 +269,10 @@ class Notifier:
                 pass
 
         threading.Thread(target=work, name="ibpilot-notify", daemon=True).start()
-        try:
-            # urllib's timeout is per socket operation; this caps a receiver that trickles bytes forever
-            return await asyncio.wait_for(fut, 2 * timeout + 1)
-        except TimeoutError:
-            return Result(False, retry=True, detail="timed out")
+        # urllib's timeout is per socket operation (and DNS has none): this caps the whole request. Not
+        # wait_for: on 3.11 it can swallow a cancellation when the result arrives at the same moment.
+        await asyncio.wait({fut}, timeout=2 * timeout + 1)
+        if fut.done():
+            return fut.result()
+        fut.cancel()
+        return Result(False, retry=True, detail="timed out")
