@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import socket
 import sys
 import time
@@ -126,6 +127,9 @@ def send_commands(host: str, port: int, commands: Sequence[str], *, token: str |
     return 0
 
 
+_REPLY = re.compile(r"(?:OK|ERROR|INFO)(?: |$)")
+
+
 class _Lines:
     """Reply lines from the socket (the prompt, sent without a newline after each answer, removed)."""
 
@@ -140,7 +144,9 @@ class _Lines:
                 self.buf = self.buf[len(self.prompt):]
             if b"\n" in self.buf:
                 line, self.buf = self.buf.split(b"\n", 1)
-                return line.rstrip(b"\r").decode("utf-8", "replace")
+                text = line.rstrip(b"\r").decode("utf-8", "replace")
+                found = _REPLY.search(text)  # a prompt we were not told about is what comes before the reply
+                return text[found.start():] if found else text
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
