@@ -142,9 +142,10 @@ def read_all(s: socket.socket, timeout: float = 10) -> bytes:
 def talk(port: int, data: bytes, *, half_close: bool = True) -> bytes:
     """Send `data`, optionally end our side (the server then finishes and closes), return all it sent."""
     with connect(port) as s:
-        s.sendall(data)
-        if half_close:
-            s.shutdown(socket.SHUT_WR)
+        with contextlib.suppress(OSError):  # the server may already have closed (refused clients)
+            s.sendall(data)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
         return read_all(s)
 
 
@@ -360,6 +361,11 @@ def test_allowed_peers() -> None:
     assert ok("10.9.8.7")  # the server's own (bind) address
     assert ok("192.0.2.200") and ok("::ffff:192.0.2.1") and ok("2001:db8::5") and ok("198.51.100.7")
     assert not ok("10.9.8.6") and not ok("198.51.100.8") and not ok("192.0.3.1") and not ok("2001:db9::1")
+    # a token with no allow-list: anyone may connect (and must authenticate); with a list, the list still rules
+    anyone = CommandServer(Target(), host="0.0.0.0", port=1, token=TOKEN)  # type: ignore[arg-type]
+    listed = CommandServer(Target(), host="0.0.0.0", port=1, token=TOKEN, allow_from=["192.0.2.1"])  # type: ignore[arg-type]
+    far = parse_ip("203.0.113.9")
+    assert far is not None and anyone.allowed(far) and not listed.allowed(far)
 
 
 def test_host_names_are_resolved_once_at_start_case_insensitively(serve: Callable[..., Running]) -> None:

@@ -20,6 +20,7 @@ The wire protocol is IBC's (shared/gateway-ui.md §3), byte for byte:
   Anything else: `ERROR Command invalid`.
 - Clients allowed: the server's bind address, loopback (127.0.0.0/8, ::1), or an entry of `allow_from`
   (an IP, a CIDR block, or a host name resolved once at start). Anyone else is closed at once, no reply.
+  With a token and an empty `allow_from`, any client may connect (and must then send the token).
 
 ibpilot's additions (an IBC client never sees them unless it asks):
 
@@ -307,6 +308,8 @@ class CommandServer:
     def allowed(self, ip: IPAddress) -> bool:
         if ip.is_loopback or ip == self._bind_ip or ip in self._resolved:
             return True
+        if self._token is not None and not self._nets and not self._names:
+            return True  # token only: every client must authenticate instead
         return any(ip.version == net.version and ip in net for net in self._nets)
 
     def _refuse(self, writer: asyncio.StreamWriter, peer_ip: str, why: str) -> None:
