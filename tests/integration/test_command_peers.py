@@ -76,7 +76,7 @@ class Served:
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
-        self.server = CommandServer(self.target, port=0, **kw)  # type: ignore[arg-type]
+        self.server = CommandServer(self.target, port=0, **kw)
         self._run(self.server.start())
 
     def _run(self, coro: Any) -> Any:

@@ -81,7 +81,7 @@ class Running:
         self.port = self.server.port
 
     async def _make(self, kw: dict[str, Any]) -> CommandServer:
-        server = CommandServer(self.target, **kw)  # type: ignore[arg-type]
+        server = CommandServer(self.target, **kw)
         await server.start()
         return server
 
@@ -345,14 +345,14 @@ def test_one_log_line_per_command_and_invalid_text_never_logged(serve: Callable[
 def test_constructor_refuses_unsafe_or_bad_settings(kw: dict[str, Any], ok: bool) -> None:
     kw.setdefault("port", 7462)
     if ok:
-        CommandServer(Target(), **kw)  # type: ignore[arg-type]
+        CommandServer(Target(), **kw)
     else:
         with pytest.raises(ValueError, match="command server"):
-            CommandServer(Target(), **kw)  # type: ignore[arg-type]
+            CommandServer(Target(), **kw)
 
 
 def test_allowed_peers() -> None:
-    s = CommandServer(Target(), host="10.9.8.7", port=1, allow_from=["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"])  # type: ignore[arg-type]
+    s = CommandServer(Target(), host="10.9.8.7", port=1, allow_from=["192.0.2.0/24", "2001:db8::/32", "198.51.100.7"])
     def ok(text: str) -> bool:
         ip = parse_ip(text)
         assert ip is not None
@@ -362,8 +362,8 @@ def test_allowed_peers() -> None:
     assert ok("192.0.2.200") and ok("::ffff:192.0.2.1") and ok("2001:db8::5") and ok("198.51.100.7")
     assert not ok("10.9.8.6") and not ok("198.51.100.8") and not ok("192.0.3.1") and not ok("2001:db9::1")
     # a token with no allow-list: anyone may connect (and must authenticate); with a list, the list still rules
-    anyone = CommandServer(Target(), host="0.0.0.0", port=1, token=TOKEN)  # type: ignore[arg-type]
-    listed = CommandServer(Target(), host="0.0.0.0", port=1, token=TOKEN, allow_from=["192.0.2.1"])  # type: ignore[arg-type]
+    anyone = CommandServer(Target(), host="0.0.0.0", port=1, token=TOKEN)
+    listed = CommandServer(Target(), host="0.0.0.0", port=1, token=TOKEN, allow_from=["192.0.2.1"])
     far = parse_ip("203.0.113.9")
     assert far is not None and anyone.allowed(far) and not listed.allowed(far)
 

@@ -32,7 +32,8 @@ ibpilot's additions (an IBC client never sees them unless it asks):
 - Bounds: a line longer than `max_line` -> `ERROR line too long` and close; more than `max_clients` open
   connections -> the extra ones are closed at once; no complete line for `idle_timeout_s` -> closed; a
   reply not taken by the client within `write_timeout_s` -> the connection is dropped. Each connection
-  is its own task, so a slow command holds up only its own client.
+  is its own task, so a slow command holds up only its own client. Refused clients and invalid commands
+  are logged rate-limited (at most one line a minute per client address); an invalid command's text never.
 
 Deviations from IBC, on purpose:
 
@@ -76,10 +77,12 @@ class CommandError(Exception):
 class CommandTarget(Protocol):
     """What the command server drives (the controller's Instance implements it)."""
 
-    product: str  # "gateway" | "tws"
-    fix: bool  # FIX CTCI gateway
-    logged_in: bool
-
+    @property
+    def product(self) -> str: ...  # "gateway" | "tws" (plain attributes satisfy these properties too)
+    @property
+    def fix(self) -> bool: ...  # the FIX CTCI gateway
+    @property
+    def logged_in(self) -> bool: ...  # the main window is known
     async def stop(self) -> None: ...
     async def restart(self) -> str: ...
     async def reconnect_account(self) -> None: ...
