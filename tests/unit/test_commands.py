@@ -533,3 +533,21 @@ def test_raw_ibc_style_client(serve: Callable[..., Running]) -> None:
     assert res.stdout == b"OK Shutting down: STOP command\n"
     wait_until(lambda: r.target.calls == ["stop"], 10, "stop called")
     assert json.loads(talk(r.port, b"STATUS\n")[3:]) == r.target.status_doc
+
+
+def test_close_drops_connected_clients_quietly(serve: Callable[..., Running],
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    r = serve()
+    clients = [connect(r.port) for _ in range(3)]
+    try:
+        wait_until(lambda: r.server.connections == 3, 10, "three clients served")
+        r.run(r.server.close())
+        assert [read_all(c) for c in clients] == [b""] * 3
+        assert r.server.connections == 0
+        with pytest.raises(OSError):
+            connect(r.port)
+    finally:
+        for c in clients:
+            c.close()
+    assert not [rec for rec in caplog.records if rec.levelno >= logging.ERROR], caplog.text

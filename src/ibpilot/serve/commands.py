@@ -344,6 +344,8 @@ class CommandServer:
             await self._session(conn)
         except (_Close, ConnectionError):
             pass
+        except asyncio.CancelledError:  # close(): end quietly (asyncio's stream callback would log it)
+            pass
         except Exception:
             log.exception("command connection from %s failed", conn.peer)
         finally:
