@@ -478,6 +478,9 @@ def test_cli_exit_codes(serve: Callable[..., Running]) -> None:
     assert res.returncode == 0, res.stderr
     assert res.stdout == "INFO IBC Command Server\n" + STATUS_LINE.decode() + "OK \n"
     assert TOKEN not in res.stdout + res.stderr
+    # the same with the prompt configured (COMMAND_SERVER_PROMPT) rather than recognised
+    res = run_cli("status", "RECONNECTDATA", env={**env, "COMMAND_SERVER_PROMPT": "IBC> "})
+    assert res.returncode == 0 and res.stdout == "INFO IBC Command Server\n" + STATUS_LINE.decode() + "OK \n"
 
     res = run_cli("ENABLEAPI", "STATUS", env=env)
     assert (res.returncode, res.stdout) == (1, "INFO IBC Command Server\nERROR ENABLEAPI is not valid for the IB "

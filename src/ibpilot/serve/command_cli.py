@@ -87,7 +87,7 @@ def cmd_command(args: argparse.Namespace) -> int:
             return _fail("the command server is off (COMMAND_SERVER_PORT=0); set it, or pass --port", 2)
     host = args.host or _connect_host(settings.command_server_bind)
     token = settings.command_server_token.reveal() if settings.command_server_token else None
-    prompt = str(getattr(settings, "command_server_prompt", "") or "")
+    prompt = settings.command_server_prompt or ""
     return send_commands(host, port, args.commands, token=token, prompt=prompt, timeout=args.timeout)
 
 
