@@ -13,6 +13,7 @@ from typing import Any
 COMMAND_MODULES = [
     "ibpilot.controller.cli",
     "ibpilot.config_cli",
+    "ibpilot.serve.command_cli",
     "ibpilot.sim.cli",
     "ibpilot.stack.run",
     "ibpilot.serve.health_cli",
