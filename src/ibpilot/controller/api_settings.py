@@ -19,6 +19,7 @@ from ibpilot.controller.machine import Event
 from ibpilot.controller.ui import ancestor, checkbox, first_button
 from ibpilot.serve.alerts import Alert
 
+ENABLE_API = "Enable ActiveX and Socket Clients"  # TWS only (gateway-ui.md §2.4, IBC's ENABLEAPI)
 LOCK_LABELS = ("Set Auto Restart Time (HH:MM)", "Set Auto Log Off Time (HH:MM)")
 
 
@@ -72,6 +73,8 @@ def _control(win: Window, w: Wanted) -> Component | None:
         return next(iter(box.of_type("JTextField")), None) if box is not None else None
     if w.key == "read_only_api":
         return checkbox(win, "Read-Only API")
+    if w.key == "enable_api":
+        return checkbox(win, ENABLE_API)
     if w.key in PRECAUTIONS:
         return checkbox(win, PRECAUTIONS[w.key])
     return None
@@ -189,6 +192,39 @@ async def _close(ctx: Ctx, dlg: Window, button: str) -> None:
         await asyncio.sleep(0.05)
 
 
+async def apply_and_verify(ctx: Ctx, items: list[Wanted]) -> tuple[list[Wanted], list[str]]:
+    """Open the dialog, apply `items`, OK, reopen and read every one back, Cancel: (applied, keys not kept)."""
+    dlg = await _open_dialog(ctx)
+    applied: list[Wanted] = []
+    for section in dict.fromkeys(w.section for w in items):
+        dlg = await _select(ctx, dlg, section)
+        for w in (w for w in items if w.section == section):
+            if await _apply(ctx, dlg, w):
+                applied.append(w)
+                ctx.log.info("setting %s -> %s", w.key, w.value)
+    await _close(ctx, dlg, "OK")
+    values = await read_values(ctx, applied)
+    bad = []
+    for w in applied:
+        if values[w.key] != w.value:
+            bad.append(w.key)
+            ctx.alert(Alert.SETTING_NOT_KEPT, "Gateway did not keep a setting", setting=w.key, wanted=w.value,
+                      got=values[w.key])
+    return applied, bad
+
+
+async def read_values(ctx: Ctx, items: list[Wanted]) -> dict[str, object]:
+    """The values the dialog shows now for `items` (opened, read, cancelled)."""
+    dlg = await _open_dialog(ctx)
+    got: dict[str, object] = {}
+    for section in dict.fromkeys(w.section for w in items):
+        dlg = await _select(ctx, dlg, section)
+        for w in (w for w in items if w.section == section):
+            got[w.key] = _read(dlg, w)
+    await _close(ctx, dlg, "Cancel")
+    return got
+
+
 async def configure(ctx: Ctx) -> None:
     """Apply the wanted settings, click OK, then read every one back; alerts for what did not stick."""
     if ctx.flow.configured:
@@ -201,28 +237,8 @@ async def configure(ctx: Ctx) -> None:
         ctx.fire(Event.CONFIGURED)
         return
     t0 = time.monotonic()
-    dlg = await _open_dialog(ctx)
-    applied: list[Wanted] = []
-    for section in dict.fromkeys(w.section for w in items):
-        dlg = await _select(ctx, dlg, section)
-        for w in (w for w in items if w.section == section):
-            if await _apply(ctx, dlg, w):
-                applied.append(w)
-                ctx.log.info("setting %s -> %s", w.key, w.value)
-    await _close(ctx, dlg, "OK")
-    # read back: reopen, compare, cancel
-    dlg = await _open_dialog(ctx)
-    bad = []
-    for section in dict.fromkeys(w.section for w in applied):
-        dlg = await _select(ctx, dlg, section)
-        for w in (w for w in applied if w.section == section):
-            got = _read(dlg, w)
-            if got != w.value:
-                bad.append(w.key)
-                ctx.alert(Alert.SETTING_NOT_KEPT, "Gateway did not keep a setting", setting=w.key,
-                           wanted=w.value, got=got)
-    await _close(ctx, dlg, "Cancel")
+    applied, bad = await apply_and_verify(ctx, items)
     ctx.log.info("configuration: %d settings applied, %d verified, in %.1fs", len(applied),
-                  len(applied) - len(bad), time.monotonic() - t0)
+                 len(applied) - len(bad), time.monotonic() - t0)
     ctx.flow.configured = True
     ctx.fire(Event.CONFIGURED)

@@ -34,12 +34,28 @@ too often (no retry storm that would lock the account), 4 second factor not comp
 
 async def _run(cfg: ControllerConfig) -> int:
     from ibpilot.controller.instance import Instance
+    from ibpilot.controller.ops import Operations
 
     inst = Instance(cfg)
+    try:
+        ops = Operations(inst)
+    except ValueError as exc:
+        print(f"ibpilot control: {exc}", file=sys.stderr)
+        return 2
+    try:
+        await ops.start()
+    except OSError as exc:
+        await ops.close()
+        print(f"ibpilot control: cannot start the operations surface: {exc}", file=sys.stderr)
+        return 2
+    inst.observer, inst.links = ops, ops.links()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, inst.request_stop)
-    return await inst.run()
+    try:
+        return await inst.run()
+    finally:
+        await ops.close()
 
 
 def _cmd_control(args: argparse.Namespace) -> int:

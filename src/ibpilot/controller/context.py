@@ -15,6 +15,7 @@ from ibpilot.agent.model import Component, Window
 from ibpilot.controller.config import ControllerConfig
 from ibpilot.controller.flowstate import SessionFlows
 from ibpilot.controller.machine import Event, State
+from ibpilot.controller.observer import Observer
 from ibpilot.serve.alerts import Alert
 
 
@@ -33,6 +34,7 @@ class Ctx(Protocol):
         ...
 
     unknown_logged: set[str]
+    observer: Observer  # metrics and alert delivery hear of logins, second factors, ...
 
     # state and reporting
     def fire(self, event: Event) -> None: ...

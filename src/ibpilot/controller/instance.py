@@ -19,6 +19,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from ibpilot import __version__
 from ibpilot.agent.bridge import AgentBridge, AgentDisconnected, AgentError
 from ibpilot.agent.model import Component, Window, WindowChanged, WindowClosed, WindowOpened
 from ibpilot.controller import api_settings
@@ -27,6 +28,7 @@ from ibpilot.controller.flows.dialogs import unknown_window
 from ibpilot.controller.flowstate import SessionFlows
 from ibpilot.controller.liveness import ApiWatch, watch_progress
 from ibpilot.controller.machine import Event, State, format_transition, next_state
+from ibpilot.controller.observer import NullObserver, Observer
 from ibpilot.controller.outcome import EXIT_FATAL, EXIT_STOPPED, Outcome
 from ibpilot.controller.process import GatewayProcess
 from ibpilot.controller.screens import Click, Flow, Note, Screen, WindowEvent
@@ -54,6 +56,9 @@ class Instance:
         self.outcome: asyncio.Future[Outcome] | None = None
         self.stop_requested = asyncio.Event()
         self.transitions: deque[str] = deque(maxlen=100)  # the recent ones, for status and diagnostics
+        self.timeline: deque[tuple[float, str, str]] = deque(maxlen=50)  # (time, "transition"|"alert", text)
+        self.observer: Observer = NullObserver()
+        self.links: dict[str, str | None] = {}  # noVNC, supervisord UI (set by the operations surface)
         self.flow = SessionFlows()
         self.api_watch: ApiWatch | None = None
         self.ready_since: float | None = None
@@ -94,19 +99,23 @@ class Instance:
         if new is not self.state or event in (Event.LOGIN_SUBMITTED,):
             line = format_transition(self.state, new, event, self.cfg.mode)
             self.transitions.append(line)
+            self.timeline.append((time.time(), "transition", line))
             self.log.info(line)
         old, self.state = self.state, new
         if event is Event.LOGIN_COMPLETE:
             self.last_login_at = time.time()
+            self.observer.login()
         if old is State.READY and new is not State.READY:
             self._ready_file(False)
             self.ready_since = None
         if new is not old:
             self.state_since = time.time()
+            self.observer.state(new.value)
             self.publish()
 
     def status(self) -> dict[str, Any]:
-        """What `ibpilot status`, /health and STATUS show for this mode (never a secret)."""
+        """What `ibpilot status`, /health, the status page and STATUS show for this mode (never a secret)."""
+        probe = self.last_probe
         return {
             "mode": self.cfg.mode,
             "state": self.state.value,
@@ -116,7 +125,20 @@ class Instance:
             "controller_pid": os.getpid(),
             "jvm_pid": self.gw.pid,
             "api_port": self.cfg.effective_api_port,
+            "probe": {
+                "last_ok_at": self.last_probe_ok_at,
+                "last_at": self.last_probe_at,
+                "latency_ms": round(probe.seconds * 1000, 1) if probe is not None else None,
+                "error": (probe.error or None) if probe is not None else None,
+                "interval_s": self.cfg.probe_interval_s,
+                "timeout_s": self.cfg.probe_timeout_s,
+            },
+            "last_login_at": self.last_login_at,
+            "restarts": dict(self.restarts),
             "last_alert": dataclasses.asdict(self.last_alert) if self.last_alert else None,
+            "version": __version__,
+            "timeline": [{"t": t, "kind": k, "text": x} for t, k, x in self.timeline],
+            "links": self.links,
         }
 
     def publish(self) -> None:
@@ -130,8 +152,10 @@ class Instance:
             self.log.debug("cannot write %s: %s", self.cfg.state_file, exc)
 
     def alert(self, alert: Alert, msg: str, **fields: object) -> None:
-        emit(self.log, alert, self.cfg.mode, msg, **fields)
+        line = emit(self.log, alert, self.cfg.mode, msg, **fields)
         self.last_alert = AlertRecord(alert.value, msg, time.time())
+        self.timeline.append((self.last_alert.t, "alert", line))
+        self.observer.alert(alert.value, msg, fields)
         self.publish()
 
     def end(self, outcome: Outcome) -> None:
@@ -334,6 +358,8 @@ class Instance:
         self.last_probe, self.last_probe_at = res, time.time()
         if res.ok:
             self.last_probe_ok_at = self.last_probe_at
+        self.observer.probe(res)
+        self.publish()  # the state file carries the probe's freshness (status, the peers' status page)
 
     def api_ready(self, res: ProbeResult) -> None:
         # after a re-login Gateway may not show the splash again: the API answering is the positive evidence
@@ -431,7 +457,8 @@ class Instance:
             backoff = self.cfg.restart_backoff_s
             delay = 0.0 if outcome.reason == "auto-restart" else backoff[min(attempt, len(backoff) - 1)]
             attempt += 1
-            self.restarts[outcome.reason] += 1
+            self.restarts[outcome.cause] += 1
+            self.observer.restart(outcome.cause)
             self.fire(Event.RESTART)
             self.log.info("restarting Gateway in %.0fs (%s)", delay, outcome.reason)
             try:

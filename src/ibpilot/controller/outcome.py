@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 EXIT_STOPPED, EXIT_FATAL, EXIT_GAVE_UP, EXIT_TWOFA = 0, 1, 3, 4
 
 
@@ -11,3 +13,10 @@ class Outcome(Exception):
     def __init__(self, reason: str, restart: bool = True, code: int = EXIT_STOPPED) -> None:
         super().__init__(reason)
         self.reason, self.restart, self.code = reason, restart, code
+
+    @property
+    def cause(self) -> str:
+        """A short, stable word for metrics (`restarts{cause=...}`): the reason without its details."""
+        if self.reason.startswith("JVM exited"):
+            return "jvm_exited"
+        return re.sub(r"[^a-z0-9]+", "_", self.reason.split("(")[0].lower()).strip("_")[:40] or "other"

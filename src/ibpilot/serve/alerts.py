@@ -15,6 +15,7 @@ class Alert(StrEnum):
     LOGIN_FAILED = "ALERT_LOGIN_FAILED"  # Gateway said the credentials were refused
     LOGIN_STALLED = "ALERT_LOGIN_STALLED"  # no progress after Log In (lockout / silent timeout)
     TWOFA_PENDING = "ALERT_2FA_PENDING"  # waiting for the phone approval
+    TWOFA_APPROVED = "ALERT_2FA_APPROVED"  # the phone approval was given (follows ALERT_2FA_PENDING)
     TWOFA_TIMEOUT = "ALERT_2FA_TIMEOUT"  # second factor not completed in time
     TWOFA_FAILED = "ALERT_2FA_FAILED"  # code refused, or no way to answer the second factor
     EXISTING_SESSION = "ALERT_EXISTING_SESSION"  # another session for this user

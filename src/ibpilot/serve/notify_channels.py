@@ -16,8 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from ibpilot.serve.alerts import Alert
+
 TWOFA_PENDING = "ALERT_2FA_PENDING"
-TWOFA_APPROVED = "ALERT_2FA_APPROVED"  # follow-up of ALERT_2FA_PENDING (not in serve.alerts.Alert yet)
+TWOFA_APPROVED = Alert.TWOFA_APPROVED.value  # follow-up of ALERT_2FA_PENDING
 TWOFA_TIMEOUT = "ALERT_2FA_TIMEOUT"
 TWOFA_FAILED = "ALERT_2FA_FAILED"
 

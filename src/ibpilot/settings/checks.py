@@ -90,14 +90,6 @@ def cross_check(
                         f"{s.health_probe_interval:g}: a probe may still be running when the next one is due")
     if s.auto_restart_time and s.auto_logoff_time:
         warnings.append("AUTO_RESTART_TIME and AUTO_LOGOFF_TIME are both set; AUTO_RESTART_TIME wins")
-    # Declared now so that configurations stay valid, served by the operations work still to come.
-    pending = [v for v, on in (("COMMAND_SERVER_PORT", bool(s.command_server_port)),
-                               ("HEALTH_PORT", src.get("health_port", "default") != "default"
-                                and bool(s.health_port)),
-                               ("ALERT_WEBHOOK_URL", bool(s.alert_webhook_url))) if on]
-    if pending:
-        warnings.append(f"{', '.join(pending)}: accepted but not served yet (the command server, /health "
-                        "and webhooks are the next piece of work); alerts are in the log as ALERT_* lines")
     if s.socat_enabled() is False and s.ssh_tunnel == "no" and s.enable_socat is False:
         warnings.append("ENABLE_SOCAT=no and no SSH tunnel: the API is reachable only inside the "
                         "container (fine with host networking)")

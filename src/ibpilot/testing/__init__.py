@@ -248,6 +248,7 @@ def controller_env(
         TWS_USERID="demo",
         TWS_PASSWORD=password,
         TWS_API_PORT=str(api_port),
+        HEALTH_PORT="0",  # tests that want the health server set a free port
     )
     env.update(extra)
     return env

@@ -43,6 +43,10 @@ async def _closed(ctx: Ctx) -> None:
     took = time.monotonic() - started
     ctx.log.info("second factor dialog closed %.0fs after Log In", took)
     ctx.fire(Event.SECOND_FACTOR_DONE)
+    if st.pending and took < s.twofa_timeout:
+        ctx.observer.second_factor("push")
+        ctx.alert(Alert.TWOFA_APPROVED, "the phone approval was given; Gateway goes on logging in",
+                  seconds=int(took), user=ctx.cfg.username)
     st.pending = False
     if took >= s.twofa_timeout:
         # Gateway brings the login frame back; its flow must not log in by itself (IBC §5.1 decides).
@@ -109,6 +113,7 @@ async def _totp(ctx: Ctx, win: Window) -> None:
         if ok is not None:
             ctx.log.info("second factor: TOTP code entered")
             await ctx.click(fresh, ok)
+            ctx.observer.second_factor("totp")
     finally:
         st.busy = False
 
