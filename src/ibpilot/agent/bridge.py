@@ -221,7 +221,10 @@ class AgentBridge:
             self._shutdown(f"connection lost: {e}")
             raise AgentDisconnected(self._close_reason) from e
         try:
-            return await asyncio.wait_for(fut, timeout)
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that arrives
+            # together with the answer, and a cancelled task that carries on keeps a dead session alive
+            async with asyncio.timeout(timeout):
+                return await fut
         except TimeoutError:
             raise TimeoutError(f"agent did not answer {op} within {timeout:.1f}s") from None
         finally:

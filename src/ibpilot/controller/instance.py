@@ -26,7 +26,7 @@ from ibpilot.controller import api_settings
 from ibpilot.controller.config import ControllerConfig
 from ibpilot.controller.flows.dialogs import unknown_window
 from ibpilot.controller.flowstate import SessionFlows
-from ibpilot.controller.liveness import ApiWatch, watch_progress
+from ibpilot.controller.liveness import ApiWatch, safety_poll, watch_progress
 from ibpilot.controller.machine import Event, State, format_transition, next_state
 from ibpilot.controller.observer import NullObserver, Observer
 from ibpilot.controller.outcome import EXIT_FATAL, EXIT_STOPPED, Outcome
@@ -288,51 +288,6 @@ class Instance:
                 await self.on_closed(ev.handle, ev.title)
         raise AgentDisconnected("agent connection closed")
 
-    async def safety_poll(self, bridge: AgentBridge) -> None:
-        """Events are the mechanism; this is only a net for anything missed.
-
-        It doubles as the UI watchdog: the agent answers "EDT busy" when Gateway's event thread is blocked.
-        A hung UI before READY blocks the login, so Gateway is relaunched; once READY the API still
-        serves, so it is only alerted (a restart would cut the clients off). An agent that does not answer
-        at all (a stopped JVM) is the API watch's business: logged once here, no traceback.
-        """
-        busy_since: float | None = None
-        alerted = silent = False
-        while True:
-            # a full snapshot of every window: every 2 s while Gateway is being driven, 5 s once it only runs
-            await asyncio.sleep(5.0 if self.state is State.READY else 2.0)
-            try:
-                result = await bridge.request("windows", timeout=10.0)
-            except TimeoutError:
-                if not silent:
-                    silent = True
-                    self.log.warning("the agent in Gateway's JVM (pid %s) did not answer within 10s: the JVM is "
-                                     "stopped or hung; the API watch decides", self.gw.pid)
-                continue
-            except AgentError as exc:
-                self.log.debug("safety poll: %s", exc)
-                if "EDT busy" in str(exc):
-                    busy_since = busy_since or time.monotonic()
-                    stuck = time.monotonic() - busy_since
-                    if stuck > self.cfg.ui_hang_s and self.state is not State.READY:
-                        self.alert(Alert.HANG, "Gateway's UI is not responding; relaunching", seconds=int(stuck),
-                                   state=self.state.value)
-                        raise Outcome("UI hang") from None
-                    if stuck > self.cfg.ui_hang_s and not alerted:
-                        alerted = True
-                        self.alert(Alert.HANG, "Gateway's UI is not responding (the API still answers)",
-                                   seconds=int(stuck))
-                continue
-            if silent:
-                self.log.info("the agent answers again")
-            busy_since, alerted, silent = None, False, False
-            showing = {w["handle"]: Window.from_json(w) for w in result} if isinstance(result, list) else {}
-            for handle in [h for h in self.windows if h not in showing]:
-                await self.on_closed(handle, self.windows[handle].title)
-            for w in showing.values():
-                if w.handle not in self.windows:
-                    await self.on_window("opened", w)
-
     async def _watch_jvm(self) -> None:
         code = await self.gw.wait()
         if self.state in (State.STOPPING, State.STOPPED):
@@ -392,7 +347,7 @@ class Instance:
         self.publish()
         pump_task = self.spawn(self.pump(bridge), "pump")
         for coro, name in (
-            (self.safety_poll(bridge), "poll"),
+            (safety_poll(self, bridge), "poll"),
             (self._watch_jvm(), "jvm"),
             (watch_progress(self), "progress"),
             (timed_actions(self), "timed"),
@@ -418,13 +373,25 @@ class Instance:
         else:
             stop_wait.cancel()
             outcome = self.outcome.result()
-        for t in list(self.tasks):
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self._cancel_tasks()
         await self.gw.kill(grace=5.0, reason=outcome.reason)
         await self.gw.close_bridge()
         self._ready_file(False)
         return outcome
+
+    async def _cancel_tasks(self) -> None:
+        """Cancel this session's tasks and wait for them; a task that does not end is cancelled again (and
+        named), so a late one can never keep a finished session's JVM alive."""
+        for attempt in range(5):
+            pending = [t for t in self.tasks if not t.done()]
+            if not pending:
+                return
+            for t in pending:
+                t.cancel()
+            _, still = await asyncio.wait(pending, timeout=2.0)
+            if still:
+                self.log.warning("tasks still running after cancel #%d: %s", attempt + 1,
+                                 ", ".join(sorted(t.get_name() for t in still)))
 
     async def _stop_gateway(self) -> Outcome:
         self.fire(Event.STOP)

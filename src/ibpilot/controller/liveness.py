@@ -1,4 +1,5 @@
-"""Readiness and liveness: the API watch (READY only on positive evidence) and the login-progress deadlines.
+"""Readiness and liveness: the API watch (READY only on positive evidence), the login-progress deadlines,
+and the UI safety poll (missed window events, a blocked event thread).
 
 READY needs three things: the TWS API answers a real handshake and a current-time request (`watchdog`),
 the listening socket belongs to our JVM (`gateway.listener`: after a relaunch another process may hold the
@@ -12,6 +13,8 @@ import contextlib
 import time
 from typing import Protocol
 
+from ibpilot.agent.bridge import AgentBridge, AgentError
+from ibpilot.agent.model import Window
 from ibpilot.controller.context import Ctx
 from ibpilot.controller.machine import Event, State
 from ibpilot.controller.outcome import Outcome
@@ -33,6 +36,12 @@ class WatchCtx(Ctx, Protocol):
     def probe_done(self, res: ProbeResult) -> None:
         """Every probe's result (for /health and /metrics)."""
         ...
+
+
+class PollCtx(WatchCtx, Protocol):
+    async def on_window(self, kind: str, win: Window) -> None: ...
+
+    async def on_closed(self, handle: str, title: str | None) -> None: ...
 
 
 class ApiWatch:
@@ -61,8 +70,12 @@ class ApiWatch:
         if task in done:
             return task.result()
         task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await task
+        except asyncio.CancelledError:
+            me = asyncio.current_task()
+            if me is not None and me.cancelling():
+                raise  # we are being cancelled ourselves: never swallow that
         self.ctx.log.debug("API probe abandoned: a dialog closed; probing again")
         return None
 
@@ -142,3 +155,49 @@ async def watch_progress(ctx: Ctx) -> None:
             ctx.alert(Alert.LOGIN_STALLED, "no progress after Log In (lockout or server timeout?)",
                       seconds=int(time.monotonic() - since))
             raise Outcome("login stalled")
+
+
+async def safety_poll(ctx: PollCtx, bridge: AgentBridge) -> None:
+    """Events are the mechanism; this is only a net for anything missed.
+
+    It doubles as the UI watchdog: the agent answers "EDT busy" when Gateway's event thread is blocked.
+    A hung UI before READY blocks the login, so Gateway is relaunched; once READY the API still
+    serves, so it is only alerted (a restart would cut the clients off). An agent that does not answer
+    at all (a stopped JVM) is the API watch's business: logged once here, no traceback.
+    """
+    busy_since: float | None = None
+    alerted = silent = False
+    while True:
+        # a full snapshot of every window: every 2 s while Gateway is being driven, 5 s once it only runs
+        await asyncio.sleep(5.0 if ctx.state is State.READY else 2.0)
+        try:
+            result = await bridge.request("windows", timeout=10.0)
+        except TimeoutError:
+            if not silent:
+                silent = True
+                ctx.log.warning("the agent in Gateway's JVM (pid %s) did not answer within 10s: the JVM is "
+                                 "stopped or hung; the API watch decides", ctx.jvm_pid)
+            continue
+        except AgentError as exc:
+            ctx.log.debug("safety poll: %s", exc)
+            if "EDT busy" in str(exc):
+                busy_since = busy_since or time.monotonic()
+                stuck = time.monotonic() - busy_since
+                if stuck > ctx.cfg.ui_hang_s and ctx.state is not State.READY:
+                    ctx.alert(Alert.HANG, "Gateway's UI is not responding; relaunching", seconds=int(stuck),
+                               state=ctx.state.value)
+                    raise Outcome("UI hang") from None
+                if stuck > ctx.cfg.ui_hang_s and not alerted:
+                    alerted = True
+                    ctx.alert(Alert.HANG, "Gateway's UI is not responding (the API still answers)",
+                               seconds=int(stuck))
+            continue
+        if silent:
+            ctx.log.info("the agent answers again")
+        busy_since, alerted, silent = None, False, False
+        showing = {w["handle"]: Window.from_json(w) for w in result} if isinstance(result, list) else {}
+        for handle in [h for h in ctx.windows if h not in showing]:
+            await ctx.on_closed(handle, ctx.windows[handle].title)
+        for w in showing.values():
+            if w.handle not in ctx.windows:
+                await ctx.on_window("opened", w)
