@@ -32,6 +32,10 @@ final class ApiControl {
     void start() {
         synchronized (lock) {
             if (!sim.loggedIn || sim.exiting) return;
+            if (!sim.gateway && !sim.settings.enableActiveX) {
+                Sim.log("api_disabled", "reason", "Enable ActiveX and Socket Clients is unticked");
+                return;
+            }
             boolean blockClosed = sim.warningPending && "closed".equals(sim.sc.str("paper_warning_api", "silent"));
             if (blockClosed) {
                 Sim.log("api_blocked", "reason", "paper warning not accepted");
@@ -89,9 +93,22 @@ final class ApiControl {
         }
     }
 
-    /** The settings were saved: a new port restarts the server, the rest is applied to the running one. */
-    void settingsChanged(int oldPort) {
+    /**
+     * The settings were saved: TWS's "Enable ActiveX and Socket Clients" starts or stops the server, a new port
+     * restarts it, the rest is applied to the running one.
+     */
+    void settingsChanged(int oldPort, boolean oldEnabled) {
         synchronized (lock) {
+            boolean enabled = sim.settings.enableActiveX;
+            if (!sim.gateway && enabled != oldEnabled) {
+                if (enabled) {
+                    start();
+                } else {
+                    stop();
+                    Sim.log("api_disabled", "reason", "Enable ActiveX and Socket Clients is unticked");
+                }
+                return;
+            }
             if (api != null) {
                 SimSettings settings = sim.settings;
                 if (effectivePort(settings) != oldPort) {
@@ -103,6 +120,18 @@ final class ApiControl {
                     api.setTrustedIps(new ArrayList<>(settings.trustedIps));
                 }
             }
+        }
+    }
+
+    /**
+     * Reconnect data: every connected API client sees the market data farm drop and come back (2103 then 2104).
+     * Returns how many clients were told.
+     */
+    int marketDataFarmFlap() {
+        synchronized (lock) {
+            if (api == null) return 0;
+            return api.broadcastError(new int[] {2103, 2104}, new String[] {
+                "Market data farm connection is broken:usfarm", "Market data farm connection is OK:usfarm"});
         }
     }
 

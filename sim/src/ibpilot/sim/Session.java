@@ -13,6 +13,7 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * What ends or interrupts a logged-in session: the scenario timers (re-login required, kick-out,
@@ -20,6 +21,7 @@ import java.util.concurrent.Future;
  * (gateway-ui.md §5.3).
  */
 final class Session {
+    static final long LOCK_CHECK_MS = 250;
     private final Sim sim;
     private final List<Future<?>> timers = new CopyOnWriteArrayList<>();
     private volatile Future<?> lockTimer;
@@ -48,7 +50,11 @@ final class Session {
         timers.clear();
     }
 
-    /** Schedules the Lock and Exit action at the next occurrence of the configured hh:mm AM/PM. */
+    /**
+     * Arms the Lock and Exit action for the next occurrence (strictly after now) of the configured hh:mm AM/PM. The
+     * wall clock is compared every {@link #LOCK_CHECK_MS} ms (not a single delay), so a clock step still fires it at
+     * the right minute.
+     */
     void scheduleLockTimer() {
         Future<?> old = lockTimer;
         if (old != null) old.cancel(false);
@@ -62,12 +68,25 @@ final class Session {
             LocalDateTime now = LocalDateTime.now();
             LocalDateTime at = now.toLocalDate().atTime(LocalTime.of(h, mi));
             if (!at.isAfter(now)) at = at.plusDays(1);
-            long ms = java.time.Duration.between(now, at).toMillis();
-            lockTimer = Sim.timer(() -> lockExitAction("wall clock " + settings.lockTime + (settings.lockPm ? " PM" : " AM")), ms);
+            LocalDateTime due = at;
+            String why = "wall clock " + settings.lockTime + (settings.lockPm ? " PM" : " AM");
+            AtomicBoolean fired = new AtomicBoolean();
+            lockTimer = Sim.ticker(() -> {
+                if (LocalDateTime.now().isBefore(due) || !fired.compareAndSet(false, true)) return;
+                Future<?> self = lockTimer;
+                if (self != null) self.cancel(false);
+                lockExitAction(why);
+            }, LOCK_CHECK_MS);
             Sim.log("lock_exit_scheduled", "action", settings.lockAction, "at", at.toString());
         } catch (RuntimeException e) {
             Sim.log("error", "where", "lock timer", "message", "bad time " + settings.lockTime);
         }
+    }
+
+    /** TWS File > Restart... confirmed: the same restart as the Lock and Exit one, now. */
+    void restartNow(String why) {
+        if (!sim.loggedIn || sim.exiting) return;
+        autoRestart(why);
     }
 
     /** The session is over: timers cancelled, API stopped. */

@@ -51,6 +51,7 @@ public final class Sim {
     final LoginFlow flow;
     final Session session;
     final ApiControl api;
+    final Commands commands;
     private Map<String, Object> restartToken;
     private boolean crashArmed = true;
     private boolean hangArmed = true;
@@ -65,6 +66,7 @@ public final class Sim {
         this.flow = new LoginFlow(this);
         this.session = new Session(this);
         this.api = new ApiControl(this);
+        this.commands = new Commands(this);
     }
 
     // ------------------------------------------------------------------ statics
@@ -77,6 +79,13 @@ public final class Sim {
     static void logMap(String name, Map<String, Object> fields) {
         Sim s = instance;
         (s == null ? STDOUT_ONLY : s.events).emit(name, fields);
+    }
+
+    /** Runs r every periodMs on a timer thread, the first time at once (errors logged, never thrown). */
+    static Future<?> ticker(Runnable r, long periodMs) {
+        Sim s = instance;
+        if (s == null) return null;
+        return s.timers.scheduleAtFixedRate(() -> Ui.safe(r), 0, periodMs, TimeUnit.MILLISECONDS);
     }
 
     /** Runs r after delayMs on a timer thread (errors logged, never thrown). */
@@ -137,8 +146,10 @@ public final class Sim {
         }
         settings.readOnlyApi = sc.bool("read_only_api", true);
         settings.localhostOnly = sc.bool("localhost_only", true);
+        settings.enableActiveX = sc.bool("enable_activex", true);
         List<String> tips = sc.strings("trusted_ips");
         if (tips != null) settings.trustedIps = tips;
+        commands.install();
         boolean had = settings.load(dir);
         log("settings_loaded", "path", SimSettings.file(dir).getAbsolutePath(), "existed", had, "values", settings.toMap());
 
@@ -277,6 +288,7 @@ public final class Sim {
     /** OK/Apply in the configuration dialog: persist, log, and make the API server follow. */
     void applySettings(SimSettings n) {
         int oldPort = effectivePort(settings);
+        boolean oldEnabled = settings.enableActiveX;
         settings.fromMap(n.toMap());
         try {
             settings.save(dir);
@@ -286,7 +298,7 @@ public final class Sim {
         Map<String, Object> values = settings.toMap();
         values.put("effective_port", effectivePort(settings));
         logMap("config_saved", values);
-        api.settingsChanged(oldPort);
+        api.settingsChanged(oldPort, oldEnabled);
         session.scheduleLockTimer();
     }
 
