@@ -353,6 +353,12 @@ def test_key(app: App) -> None:
         w = await main_window(bridge)
         await bridge.key(w.handle, "F", ["ctrl", "alt"])
         app.wait_line("key ctrl+alt+F")
+        # to the window object itself, as IBC's RECONNECT* commands do: the frame's own KeyListener sees it
+        await bridge.key(w.handle, "R", ["ctrl", "alt"], to_window=True)
+        app.wait_line("frame key ctrl+alt+R")
+        with pytest.raises(AgentError) as e:
+            await bridge.request("key", window=w.handle, key="R", target="elsewhere")
+        assert e.value.kind == "bad_request"
         with pytest.raises(AgentError) as e:
             await bridge.key(w.handle, "NOSUCHKEY")
         assert e.value.kind == "bad_request"

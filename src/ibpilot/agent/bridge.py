@@ -288,9 +288,11 @@ class AgentBridge:
         """Post WINDOW_CLOSING to a window (like its title-bar X)."""
         await self.request("close", window=window)
 
-    async def key(self, window: str, key: str, modifiers: Sequence[str] = ()) -> None:
-        """Send a key stroke (``"F"``, ``"ENTER"``, ...) with modifiers (ctrl, alt, shift, meta) to a window."""
-        await self.request("key", window=window, key=key, modifiers=list(modifiers))
+    async def key(self, window: str, key: str, modifiers: Sequence[str] = (), *, to_window: bool = False) -> None:
+        """Send a key stroke (``"F"``, ``"ENTER"``, ...) with modifiers (ctrl, alt, shift, meta) to a window:
+        to its focus owner (else its root pane), or with ``to_window`` to the window object itself."""
+        await self.request("key", window=window, key=key, modifiers=list(modifiers),
+                           target="window" if to_window else "focus")
 
     # ---- events -------------------------------------------------------------------------------------
     def subscribe(self) -> asyncio.Queue[AgentEvent | None]:

@@ -22,8 +22,8 @@ import javax.swing.WindowConstants;
 /**
  * The main window (gateway-ui.md §2.5, §7). Gateway: JFrame titled "Loading..." until login completes, then
  * "IBKR Gateway"; JMenuBar File > Close (+ Save Settings), Configure > Settings (disabled until login completes),
- * Help > About IB Gateway. TWS: File > Lock Application / Exit, Edit > Global Configuration..., Help > About
- * Trader Workstation. Undecorated, so IBC's RESTART setOpacity(0.8f) cannot throw (§3 RESTART).
+ * Help > About IB Gateway. TWS: File > Lock Application / Save Settings / Restart... / Exit, Edit > Global
+ * Configuration..., Help > About Trader Workstation. Ctrl+Alt+R / Ctrl+Alt+F: see {@link Commands}. Undecorated, so IBC's RESTART setOpacity(0.8f) cannot throw (§3 RESTART).
  */
 public final class MainWindow {
     public final JFrame frame;
@@ -61,6 +61,7 @@ public final class MainWindow {
             JMenu file = new JMenu("File");
             file.add(item("Lock Application", () -> Sim.log("locked")));
             file.add(item("Save Settings", () -> Sim.log("settings_saved_menu")));
+            file.add(item("Restart...", sim.commands::restartMenu)); // IBC's RESTART tries it first (gateway-ui.md §3)
             file.addSeparator();
             file.add(item("Exit", sim::confirmExit));
             JMenu edit = new JMenu("Edit");

@@ -34,7 +34,7 @@ public final class Scenario {
             "crash_at", "hang_at", "tip_of_the_day", "password_notice_days", "unknown_popup", "gateway_dialog",
             "connection_failed", "second_factor_timeout_s", "read_only_api", "trusted_ips", "localhost_only",
             "accept_incoming_buttons", "accept_incoming_title", "login_frame_delay_s", "tick_interval_ms",
-            "comment"));
+            "enable_activex", "comment"));
 
     private final Map<String, Object> m;
     public final String source;
@@ -78,7 +78,7 @@ public final class Scenario {
             type(k, String.class);
         }
         for (String k : new String[] {"paper_warning", "existing_session", "self_login", "tip_of_the_day",
-                "connection_failed", "read_only_api", "localhost_only"}) {
+                "connection_failed", "read_only_api", "localhost_only", "enable_activex"}) {
             type(k, Boolean.class);
         }
         for (String k : new String[] {"push_approve_after_s", "api_port", "step_delay_ms", "connect_delay_s",

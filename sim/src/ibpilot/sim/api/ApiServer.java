@@ -155,6 +155,16 @@ public final class ApiServer {
 
     public boolean isSilent() { return silent; }
 
+    /** Sends these (code, text) error messages with reqId -1, in order, to every started client; returns how many. */
+    public int broadcastError(int[] codes, String[] texts) {
+        int n = 0;
+        for (Connection c : new ArrayList<>(clients.values())) {
+            for (int k = 0; k < codes.length; k++) c.error(-1, codes[k], texts[k]);
+            n++;
+        }
+        return n;
+    }
+
     /** Number of API clients that passed startApi and are still connected. */
     public int clientCount() { return clients.size(); }
 

@@ -359,9 +359,14 @@ final class Actions {
         }
         char ch = keyChar(name, code, (mods & InputEvent.SHIFT_DOWN_MASK) != 0);
         int modifiers = mods;
+        String to = optString(req, "target");
+        if (to != null && !to.equals("focus") && !to.equals("window")) {
+            throw new AgentException("bad_request", "target must be focus or window");
+        }
+        boolean toWindow = "window".equals(to);
         return perform(() -> {
             Window w = window(req);
-            Component target = w.getFocusOwner();
+            Component target = toWindow ? w : w.getFocusOwner();
             if (target == null && w instanceof RootPaneContainer) target = ((RootPaneContainer) w).getRootPane();
             if (target == null) target = w;
             Component t = target;
