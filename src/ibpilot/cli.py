@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "ibpilot.sim.cli",
     "ibpilot.stack.run",
     "ibpilot.serve.health_cli",
+    "ibpilot.ibc_cli",
 ]
 
 EPILOG = """\
