@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "ibpilot.stack.run",
     "ibpilot.serve.health_cli",
     "ibpilot.ibc_cli",
+    "ibpilot.doctor",
 ]
 
 EPILOG = """\
