@@ -103,7 +103,18 @@ class _Converter:
             self.entry(key, e)
         self.trading_mode()
         self.defaults()
+        self.twofa_timeout()
         return self.out
+
+    def twofa_timeout(self) -> None:
+        """IBC without re-login waits at a timed-out 2FA (its script may restart); ibpilot restarts."""
+        if self.out.env.get(BY_IBC_KEY["ReloginAfterSecondFactorAuthenticationTimeout"].name, "").lower() in {
+                "yes", "true"}:
+            return
+        self.remark("ReloginAfterSecondFactorAuthenticationTimeout",
+                    "re-login is off: after a 2FA timeout IBC waited (unless its start script had "
+                    "--on2fatimeout=restart); ibpilot restarts the Gateway (TWOFA_TIMEOUT_ACTION=restart, its "
+                    "default; set TWOFA_TIMEOUT_ACTION=none to wait as IBC did)")
 
     def entry(self, key: str, e: Entry) -> None:
         info = IBC_KEYS.get(key)
@@ -252,6 +263,9 @@ def _save_settings(c: _Converter, e: Entry, value: str) -> None:
 
 
 def _bind_address(c: _Converter, e: Entry, value: str) -> None:
+    if value.lower() == "localhost":
+        c.remark(e, "IBC resolves a host name here; ibpilot takes an IP address: written as 127.0.0.1")
+        value = "127.0.0.1"
     if value:
         c.put(BY_IBC_KEY[e.key], value, e.key)
     elif c.value("CommandServerPort").strip() not in {"", "0"}:

@@ -188,6 +188,7 @@ def test_ibc_semantics_are_translated() -> None:
     assert "SUPPRESS_INFO_MESSAGES" not in env  # IBC's getBoolean ignored `1`
     by_key = {r.key: r.text for r in conv.remarks}
     assert "every address" in by_key["BindAddress"]
+    assert "ReloginAfterSecondFactorAuthenticationTimeout" not in by_key  # re-login is on: nothing to say
     assert "IBC used manual" in by_key["ExistingSessionDetectedAction"]
     assert "IBC used manual" in by_key["AcceptIncomingConnectionAction"]
     assert conv.ok, conv.errors
@@ -208,3 +209,11 @@ def test_env_values_are_quoted_only_when_needed() -> None:
         env_value("it's $HOME")
     for v in ("plain", "a$b #c", "it's"):
         assert parse_env_file(f"X={env_value(v)}\n") == {"X": v}
+
+
+def test_two_factor_timeout_and_bind_address_semantics() -> None:
+    conv = convert("ReloginAfterSecondFactorAuthenticationTimeout=no\nCommandServerPort=7462\nBindAddress=localhost\n")
+    assert conv.env["COMMAND_SERVER_BIND"] == "127.0.0.1"
+    by_key = {r.key: r.text for r in conv.remarks}
+    assert "TWOFA_TIMEOUT_ACTION=none" in by_key["ReloginAfterSecondFactorAuthenticationTimeout"]
+    assert conv.ok, conv.errors
