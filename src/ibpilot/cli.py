@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "ibpilot.sim.cli",
     "ibpilot.stack.run",
     "ibpilot.serve.health_cli",
+    "ibpilot.ibc_cli",
+    "ibpilot.doctor",
 ]
 
 EPILOG = """\

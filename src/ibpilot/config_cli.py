@@ -14,6 +14,7 @@ from typing import Any
 from ibpilot import settings as st
 from ibpilot.cli import add_command
 from ibpilot.settings import GROUPS, VARS, Settings, SettingsError, Var
+from ibpilot.settings.unknown import unknown_variables
 
 REGENERATE = (
     "ibpilot config-docs -o docs/configuration.md && ibpilot config-docs --env-example -o docker/.env.example"
@@ -23,9 +24,11 @@ CHECK_HELP = """\
 Read the configuration from the environment (or from --env-file), validate every variable, and print
 the result grouped as in docs/configuration.md: each value and where it came from (default, env NAME,
 alias NAME, or file NAME_FILE). Secrets print as ***, and so does any value that equals or contains a
-secret; long values print as their start and length. Also checks this machine as `ibpilot run` does
-before it starts anything (the Gateway installation at TWS_PATH, GATEWAY_WARM_STATE). On errors, prints
-all of them and exits 2.
+secret; long values print as their start and length. Variables that are not ibpilot's but look like one
+of its names (`TWS_USERNAME` for TWS_USERID) are named as warnings, never with their value.
+Also checks this machine as `ibpilot run` does before it starts anything (the Gateway installation at
+TWS_PATH, GATEWAY_WARM_STATE). On errors, prints all of them and exits 2. `ibpilot doctor` checks more
+of the machine (Java, display, ports, clock).
 
 examples:
   ibpilot check-config
@@ -82,19 +85,24 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"check-config: cannot read --env-file {args.env_file}: {e.strerror or e}", file=sys.stderr)
         return 2
+    unknown = unknown_variables(env)
     try:
         s = Settings.from_env(env, system=not args.config_only)
     except SettingsError as e:
         if args.json:
-            print(json.dumps({"ok": False, "errors": list(e.errors)}, indent=2))
+            print(json.dumps({"ok": False, "errors": list(e.errors), "warnings": unknown}, indent=2))
         else:
             print(str(e), file=sys.stderr)
+            if unknown:
+                print("\nWarnings:\n" + "\n".join(f"  - {w}" for w in unknown), file=sys.stderr)
             print("\nSee docs/configuration.md (or `ibpilot config-docs`) for every variable.", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(check_report(s), indent=2))
+        report = check_report(s)
+        report["warnings"] = [*report["warnings"], *unknown]
+        print(json.dumps(report, indent=2))
     else:
-        print(render_check(s))
+        print(render_check(s, unknown))
     return 0
 
 
@@ -149,7 +157,7 @@ def check_report(s: Settings) -> dict[str, Any]:
     }
 
 
-def render_check(s: Settings) -> str:
+def render_check(s: Settings, extra_warnings: list[str] | None = None) -> str:
     lines = [f"ibpilot configuration: TRADING_MODE={s.trading_mode} -> {', '.join(s.modes())}"]
     width = max(len(v.name) for v in VARS)
     secrets = st.secrets_of(s)
@@ -166,8 +174,9 @@ def render_check(s: Settings) -> str:
     for mode, vals in derived(s).items():
         joined = ", ".join(f"{k}={val}" for k, val in vals.items() if val is not None)
         lines.append(f"  {mode}: {joined}")
-    if s.warnings:
-        lines += ["", "Warnings:"] + [f"  - {w}" for w in s.warnings]
+    warnings = [*s.warnings, *(extra_warnings or [])]
+    if warnings:
+        lines += ["", "Warnings:"] + [f"  - {w}" for w in warnings]
     lines += ["", "OK: no errors."]
     return "\n".join(lines)
 
