@@ -195,7 +195,7 @@ def test_login_window_that_never_appears_triggers_a_relaunch(controlled) -> None
 
 
 def test_api_hang_is_detected_and_gateway_restarted(controlled) -> None:
-    c = controlled({"hang_at": {"state": "logged_in", "after_s": 5, "kind": "api"}})  # READY first, even on a busy machine
+    c = controlled({"hang_at": {"state": "logged_in", "after_s": 5, "kind": "api"}})  # READY comes first
     c.wait_log(r"READY mode=paper")
     c.wait_log(r"ALERT_API_DOWN mode=paper", timeout=60)
     c.wait_log(r"ALERT_HANG mode=paper", timeout=60)
