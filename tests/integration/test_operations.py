@@ -61,9 +61,10 @@ def wait_health(port: int, code: int, timeout: float) -> float:
 
 @pytest.fixture
 def ops(controlled) -> Any:
-    def make(scenario: dict[str, Any] | None = None, **env: str) -> Any:
+    def make(scenario: dict[str, Any] | None = None, product: str = "gateway", **env: str) -> Any:
         hp, cp = free_port(), free_port()
-        c = controlled(scenario, HEALTH_PORT=str(hp), COMMAND_SERVER_PORT=str(cp), **{**FAST_PROBES, **env})
+        c = controlled(scenario, product, HEALTH_PORT=str(hp), COMMAND_SERVER_PORT=str(cp),
+                       **{**FAST_PROBES, **env})
         c.health_port, c.command_port = hp, cp
         return c
 
@@ -113,6 +114,26 @@ def test_restart_keeps_the_session_no_new_second_factor(ops) -> None:
     assert "ALERT_2FA" not in c.log()
     code, doc = health(c.health_port)
     assert code == 200 and doc["restarts"] == {"auto_restart": 1}, doc
+    assert c.stop() == 0
+
+
+def test_tws_enableapi_ticks_the_checkbox_and_the_api_comes_up(ops) -> None:
+    c = ops({"enable_activex": False}, "tws")
+    c.wait_log(r"login complete \(TWS main window opened\)")
+    c.wait_log(r"STATE CONFIGURING -> WAITING_API")
+    assert command(c.command_port, "ENABLEAPI") == "OK configured\n"
+    c.wait_log(r"READY mode=paper")
+    assert command(c.command_port, "ENABLEAPI") == "OK already configured\n"
+    assert c.stop() == 0
+
+
+def test_tws_restart_goes_through_file_restart(ops) -> None:
+    c = ops(None, "tws")
+    c.wait_log(r"READY mode=paper")
+    assert command(c.command_port, "RESTART") == "OK RESTART in progress\n"
+    c.wait_event("restart_confirm_answer", button="Yes")
+    c.wait_log(r"daily auto-restart: relaunching", timeout=60)
+    c.wait_log(r"READY mode=paper", count=2, timeout=60)
     assert c.stop() == 0
 
 
