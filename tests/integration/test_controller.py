@@ -383,3 +383,38 @@ def test_a_stopped_jvm_is_killed_with_a_logged_reason_and_no_traceback(controlle
     assert "Traceback" not in log and "task poll failed" not in log, c.tail()
     assert c.count(r"did not answer within 10s") <= 1  # one clear line for the silent agent, not one per poll
     assert c.stop() == 0
+
+
+def _jvms_of(c) -> list[int]:
+    marker = str(c.tmp / "settings")
+    out = []
+    for pid_dir in Path("/proc").iterdir():
+        if pid_dir.name.isdigit():
+            with contextlib.suppress(OSError):
+                cmd = (pid_dir / "cmdline").read_bytes().decode(errors="replace")
+                if marker in cmd and "java" in cmd:
+                    out.append(int(pid_dir.name))
+    return out
+
+
+@pytest.mark.parametrize("state", ["STARTING", "AUTHENTICATING", "SECOND_FACTOR", "READY"])
+def test_sigterm_in_every_state_stops_cleanly(controlled, state: str) -> None:
+    scenario: dict[str, object] = {
+        "STARTING": {"login_frame_delay_s": 30},
+        "AUTHENTICATING": {"lockout_attempts": 1, "lockout_hang_s": 60},  # hangs after Log In
+        "SECOND_FACTOR": {"second_factor": {"live": "push"}, "push_approve_after_s": -1},
+        "READY": {},
+    }[state]
+    c = controlled(scenario, TRADING_MODE="live" if state == "SECOND_FACTOR" else "paper")
+    c.wait_log({"STARTING": r"agent connected", "AUTHENTICATING": r"-> AUTHENTICATING",
+                "SECOND_FACTOR": r"ALERT_2FA_PENDING", "READY": r"READY mode="}[state])
+    assert _jvms_of(c), "the JVM runs"
+    t0 = time.monotonic()
+    assert c.stop(timeout=60) == 0
+    took = time.monotonic() - t0
+    print(f"SIGTERM in {state}: controller exited 0 in {took:.1f}s")
+    assert took < 110, took  # within compose's stop_grace_period (120 s), with margin
+    assert wait_until(lambda: not _jvms_of(c), 10, "no JVM left", 0.1)
+    if state == "READY":
+        exits = c.event("exit")
+        assert exits and exits[-1]["code"] == 0, exits  # a clean logout through File > Close, not a kill
