@@ -8,6 +8,7 @@ import json
 import os
 import re
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -418,3 +419,17 @@ def test_sigterm_in_every_state_stops_cleanly(controlled, state: str) -> None:
     if state == "READY":
         exits = c.event("exit")
         assert exits and exits[-1]["code"] == 0, exits  # a clean logout through File > Close, not a kill
+
+
+def test_a_plain_process_holding_the_api_port_is_named_not_waited_on_silently(controlled) -> None:
+    # Something that is no Gateway at all (it accepts, never answers) holds the API port: our Gateway cannot
+    # bind it. The alert names the port and the holder (this test's own process) instead of a silent wait.
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen(5)
+        port = squatter.getsockname()[1]
+        c = controlled(TWS_API_PORT=str(port))
+        line = c.wait_log(r"(ALERT_API_PORT_TAKEN mode=paper port=\d+ .*)", timeout=90)
+        assert f"port={port}" in line and f"pid {os.getpid()}" in line, line
+        assert "READY mode=" not in c.log()
+        assert c.stop() == 0

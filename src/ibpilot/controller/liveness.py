@@ -19,7 +19,7 @@ from ibpilot.controller.context import Ctx
 from ibpilot.controller.machine import Event, State
 from ibpilot.controller.outcome import Outcome
 from ibpilot.controller.watchdog import ProbeResult, probe
-from ibpilot.gateway.listener import group_pids, holders, owned_by
+from ibpilot.gateway.listener import group_pids, holders, listening_inodes, owned_by
 from ibpilot.serve.alerts import Alert
 
 
@@ -80,15 +80,17 @@ class ApiWatch:
         return None
 
     def _ours(self, port: int, res: ProbeResult) -> ProbeResult:
-        """`res` if the answering API is our Gateway's, else a failed result saying whose it is."""
+        """`res` if nothing but our Gateway listens on the port (and an answer is our Gateway's), else a failed
+        result saying whose port it is, alerted once: a foreign API must never make us READY, and a port
+        held by someone else must never look like a slow Gateway."""
         ctx = self.ctx
         pid = ctx.jvm_pid
         owner = owned_by(port, group_pids(pid)) if pid is not None else False
         why = ""
-        if owner is False:
+        if owner is False and (res.ok or listening_inodes(port)):
             held = ", ".join(h.describe() for h in holders(port)) or "nobody (it has just closed)"
             why = f"port {port} is held by {held}, not by our Gateway (pid {pid})"
-        elif owner is None and ctx.known_accounts and set(res.accounts) != set(ctx.known_accounts):
+        elif owner is None and res.ok and ctx.known_accounts and set(res.accounts) != set(ctx.known_accounts):
             why = (f"the API on port {port} serves accounts {','.join(res.accounts)}, not "
                    f"{','.join(ctx.known_accounts)} (cannot check the socket's owner on this system)")
         if not why:
@@ -96,8 +98,8 @@ class ApiWatch:
             return res
         if not self._foreign_alerted:
             self._foreign_alerted = True
-            ctx.alert(Alert.API_PORT_TAKEN, "the API port answers, but not from our Gateway: not READY", port=port,
-                      detail=why)
+            ctx.alert(Alert.API_PORT_TAKEN, "the API port is held by another process, not our Gateway: not READY",
+                      port=port, detail=why)
         return ProbeResult(False, why, server_version=res.server_version, seconds=res.seconds)
 
     async def run(self) -> None:
@@ -112,7 +114,7 @@ class ApiWatch:
                 raw = await self._probe(port)
                 if raw is None:
                     continue
-                res = self._ours(port, raw) if raw.ok else raw
+                res = self._ours(port, raw)
                 ctx.probe_done(res)
                 if res.ok:
                     failures, lost_at = 0, None
