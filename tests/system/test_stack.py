@@ -22,7 +22,7 @@ from PIL import Image
 from ibpilot.settings import Settings
 from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners
 from ibpilot.stack.plan import plan
-from ibpilot.testing import descendants, wait_until
+from ibpilot.testing import descendants, free_port, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(240)]
 
@@ -53,6 +53,8 @@ def full(stacks: StackFactory) -> Full:
         SUPERVISORD_UI_PORT=str(st.ports["ui"]),
         SUPERVISORD_UI_USER=UI_USER,
         SUPERVISORD_UI_PASS=UI_PASS,
+        HEALTH_PORT=str(free_port()),
+        COMMAND_SERVER_PORT=str(free_port()),
     )
     st.start()
     probes: list[bool] = []
@@ -269,3 +271,16 @@ def test_every_listener_is_documented_and_no_wider(full: Full) -> None:
     assert not problems, "\n".join(problems) + f"\nall: {sockets}"
     # the table covers what this stack runs: VNC, noVNC, the UI, socat and the Gateway's API port
     assert {x.program for x in expected} >= {"x11vnc", "novnc", "supervisord", "socat-paper", "controller-paper"}
+    # ... and the controller's operations surface: health and command servers, on loopback
+    ops = {x.port for x in expected if x.program == "controller-paper" and x.bind == "127.0.0.1"}
+    assert {int(st.env["HEALTH_PORT"]), int(st.env["COMMAND_SERVER_PORT"])} <= ops, expected
+
+
+def test_ibpilot_health_and_command_against_the_stack(full: Full) -> None:
+    st = full.stack
+    env = {**st.env}
+    wait_until(lambda: subprocess.run([sys.executable, "-m", "ibpilot", "health"], env=env, capture_output=True,
+                                      timeout=30).returncode == 0, 30, "ibpilot health: healthy", 0.5)
+    out = subprocess.run([sys.executable, "-m", "ibpilot", "command", "STATUS"], env=env, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0 and '"state":"READY"' in out.stdout.replace(" ", ""), out

@@ -326,7 +326,11 @@ def demo_environment(directory: Path, base: Mapping[str, str], bind: str = "127.
         SUPERVISORD_UI_BIND=bind,
         SUPERVISORD_UI_USER="demo",
         SUPERVISORD_UI_PASS=secrets.token_urlsafe(9),
-        HEALTH_PORT="0",
+        HEALTH_PORT=str(_free_or(8080, bind, taken)),
+        HEALTH_BIND=bind,
+        COMMAND_SERVER_PORT=str(_free_or(7462, "127.0.0.1", taken)),
+        COMMAND_SERVER_BIND="127.0.0.1",
+        COMMAND_SERVER_TOKEN=secrets.token_urlsafe(12),
     )
     return env
 
@@ -338,6 +342,8 @@ def connect_text(settings: Settings, env: Mapping[str, str]) -> str:
     port = s.socat_port("paper")
     vnc_pw = s.vnc_server_password.reveal() if s.vnc_server_password else ""
     ui_pw = s.supervisord_ui_pass.reveal() if s.supervisord_ui_pass else ""
+    token = s.command_server_token.reveal() if s.command_server_token else ""
+    hhost = "127.0.0.1" if s.health_bind in ("0.0.0.0", "127.0.0.1") else s.health_bind
     return f"""
 ================================================================================
  ibpilot demo: the simulated IB Gateway is logged in (paper account), API ready
@@ -351,6 +357,10 @@ def connect_text(settings: Settings, env: Mapping[str, str]) -> str:
  VNC password              {vnc_pw}
  noVNC (browser)           http://{vhost}:{s.novnc_port}/vnc.html?autoconnect=1&password={vnc_pw}
  supervisord web UI        http://{vhost}:{s.supervisord_ui_port}/   user {s.supervisord_ui_user}  password {ui_pw}
+ status page               http://{hhost}:{s.health_port}/   (Restart/Stop with the command token below)
+ health / metrics          http://{hhost}:{s.health_port}/health   http://{hhost}:{s.health_port}/metrics
+ command server (IBC)      {s.command_server_bind}:{s.command_server_port}   token {token}
+     printf 'AUTH {token}\\nSTATUS\\n' | nc {s.command_server_bind} {s.command_server_port}
  status                    RUN_DIR={s.run_dir} ibpilot status
  logs                      {s.run_dir}/logs/
  simulator event log       {env.get("IBPILOT_SIM_EVENTS", "")}
