@@ -13,6 +13,9 @@ import java.util.Map;
 public final class Json {
     private final String s;
     private int i;
+    private int depth;
+    /** Deeper nesting is refused (as a parse error) instead of overflowing the stack. */
+    static final int MAX_DEPTH = 256;
 
     private Json(String s) { this.s = s; }
 
@@ -44,8 +47,12 @@ public final class Json {
         if (i >= s.length()) throw error("unexpected end");
         char c = s.charAt(i);
         switch (c) {
-            case '{': return object();
-            case '[': return array();
+            case '{': case '[': {
+                if (++depth > MAX_DEPTH) throw error("nested deeper than " + MAX_DEPTH);
+                Object v = c == '{' ? object() : array();
+                depth--;
+                return v;
+            }
             case '"': return string();
             case 't': return literal("true", Boolean.TRUE);
             case 'f': return literal("false", Boolean.FALSE);
