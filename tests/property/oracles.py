@@ -82,7 +82,8 @@ def check_env(env: Mapping[str, str], files: Mapping[str, str] | None = None) ->
             assert secret not in text and secret.strip() not in text, "an error message shows a secret"
         return None
     shown = repr(s) + json.dumps(s.redacted(), default=str) + " ".join(s.warnings)
-    for secret in secrets:
+    plain = " ".join(v for n, v in env.items() if n not in SECRET_NAMES and n not in SECRET_FILE_NAMES)
+    for secret in (x for x in secrets if x.strip() not in plain):  # also given as a plain value: not secret
         assert secret.strip() not in shown, "the settings' repr, redacted form or warnings show a secret"
     return s
 
@@ -167,7 +168,7 @@ def check_conf_env(env: Mapping[str, str], *, as_root: bool = False) -> None:
             Path(s.run_dir).mkdir(parents=True, exist_ok=True)
         except OSError:  # a name this file system refuses (too long...): nothing to render
             return
-        check_conf(s, as_root=as_root)
+        check_conf(s, as_root=as_root)  # render_conf may not refuse what from_env accepted
 
 
 # --------------------------------------------------------------------------------------------------

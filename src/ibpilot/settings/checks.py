@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from ibpilot.settings.schema import Settings
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+# Settings written into supervisord.conf by `ibpilot run` (paths, ssh options, the web UI's user).
+CONF_VALUES = ("run_dir", "start_scripts", "x_scripts", "ibc_scripts", "novnc_web", "ssh_known_hosts",
+               "ssh_identity_file", "ssh_options", "supervisord_ui_user")
 SYSTEM_DIRS = {"/", "/etc", "/root", "/home", "/var", "/usr", "/tmp", "/bin", "/lib", "/opt"}
+
+
+def conf_unsafe(text: str) -> bool:
+    """True when supervisord's reader would change `text`: a line break ends the value, and `;` or `#`
+    after whitespace starts an inline comment (there is no way to escape either)."""
+    return "\n" in text or "\r" in text or any(c in ";#" and text[i - 1].isspace() for i, c in enumerate(text) if i)
 
 
 def cross_check(
@@ -102,6 +111,12 @@ def cross_check(
             errors.append(f"{named('gateway_warm_state')}={echo(s.gateway_warm_state, secrets)} is a system "
                           "directory; "
                           "expected a directory of its own")
+    for attr in CONF_VALUES:  # `ibpilot run` writes these into supervisord.conf
+        value = getattr(s, attr)
+        for text in value if isinstance(value, tuple) else (value,) if value else ():
+            if conf_unsafe(text):
+                errors.append(f"{named(attr)}={echo(text, secrets)} cannot hold a line break, or ';' or '#' after "
+                              "a space (supervisord.conf would end the value there)")
     seen: dict[int, str] = {}
     for what, port in s.listening_ports().items():
         if port in seen:

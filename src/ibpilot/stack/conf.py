@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ibpilot.settings import Settings
+from ibpilot.settings.checks import conf_unsafe
 from ibpilot.stack.layout import Layout
 from ibpilot.stack.plan import Program, is_controller
 
@@ -25,8 +26,8 @@ CONTROLLER_FINAL_EXIT_CODES = (0, 2, 3, 4)
 
 def _conf_value(text: str) -> str:
     """A value safe for supervisord's ini file: one line, `%` escaped (supervisord expands `%(...)s`)."""
-    if "\n" in text or "\r" in text:
-        raise ValueError(f"a newline cannot go into supervisord.conf: {text!r}")
+    if conf_unsafe(text):
+        raise ValueError(f"a line break, or ';'/'#' after a space, cannot go into supervisord.conf: {text!r}")
     return text.replace("%", "%%")
 
 
@@ -106,7 +107,8 @@ def render_conf(
             f"stopasgroup={'true' if p.stopasgroup else 'false'}",
             f"killasgroup={'true' if p.stopasgroup else 'false'}",
             "redirect_stderr=true",
-            f"stdout_logfile={_conf_value(str(lay.program_log(p.name)))}",
+            # supervisord expands stdout_logfile twice (when reading, then per process): `%` escaped twice
+            f"stdout_logfile={_conf_value(str(lay.program_log(p.name))).replace('%', '%%')}",
             "stdout_logfile_maxbytes=10MB",
             "stdout_logfile_backups=2",
             f"directory={_conf_value(str(run))}",
