@@ -122,7 +122,7 @@ def check_conf(s: Settings, *, as_root: bool) -> None:
     assert section.childlogdir == str(lay.log_dir)
     assert section.environment == {}
     servers = {c["section"]: c for c in section.server_configs}
-    assert servers["unix_http_server"]["file"] == str(lay.socket)
+    assert servers["unix_http_server"]["file"] == os.path.normpath(lay.socket)  # supervisord normalises it
     if s.supervisord_ui_port:
         inet = servers["inet_http_server"]
         assert inet["port"] == s.supervisord_ui_port
