@@ -208,12 +208,12 @@ async def _bridge_session(lines: Sequence[bytes], answers: Sequence[bytes]) -> N
             peer_w.write(line if line.endswith(b"\n") else line + b"\n")
         # 2. a request whose answer is hostile: a documented error or a result, never anything else.
         for answer in answers:
-            task = asyncio.ensure_future(bridge.windows(timeout=2.0))
+            task = asyncio.ensure_future(bridge.windows(timeout=0.2))  # unanswered: a timeout
             req = await asyncio.wait_for(peer_r.readline(), 5)
             rid = json.loads(req)["id"]
             try:
                 doc = json.loads(answer)
-            except ValueError:
+            except (ValueError, RecursionError):
                 doc = None
             if isinstance(doc, dict):
                 doc["id"] = rid

@@ -26,6 +26,8 @@ log = logging.getLogger("ibpilot.agent")
 
 _LINE_LIMIT = 64 * 1024 * 1024  # a snapshot of a big window can be large
 _SAFETY_NET_S = 2.0  # wait_for_window re-reads the windows this often, in case an event was missed
+# What decoding a well-formed JSON line of the wrong shape raises (a list where an object belongs, ...)
+_MALFORMED = (KeyError, TypeError, ValueError, AttributeError, RecursionError)
 
 
 class AgentBridgeError(Exception):
@@ -149,7 +151,7 @@ class AgentBridge:
                     break
                 try:
                     msg = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested too deeply
                     log.warning("agent sent an unreadable line (%d bytes)", len(line))
                     continue
                 if not isinstance(msg, dict):
@@ -164,7 +166,8 @@ class AgentBridge:
             self._shutdown(reason)
 
     def _dispatch_answer(self, msg: dict[str, Any]) -> None:
-        fut = self._pending.pop(msg.get("id", -1), None)
+        rid = msg.get("id")
+        fut = self._pending.pop(rid, None) if isinstance(rid, int) else None
         if fut is None or fut.done():
             return
         if msg.get("ok"):
@@ -180,8 +183,8 @@ class AgentBridge:
                 log.exception("raw event hook failed")
         try:
             ev = parse_event(msg)
-        except (KeyError, TypeError, ValueError) as e:
-            log.warning("agent sent a malformed %s event: %s", msg.get("event"), e)
+        except _MALFORMED as e:
+            log.warning("agent sent a malformed %s event: %s", msg.get("event"), type(e).__name__)
             return
         if ev is None:
             log.debug("ignoring unknown agent event %s", msg.get("event"))
@@ -238,7 +241,7 @@ class AgentBridge:
     async def windows(self, timeout: float = 5.0) -> list[Window]:
         """Every showing window."""
         result = await self.request("windows", timeout=timeout)
-        return [Window.from_json(w) for w in result]
+        return _windows(result)
 
     async def window(self, handle: str, timeout: float = 5.0) -> Window | None:
         """A fresh snapshot of one window, or None when it is not showing any more."""
@@ -248,7 +251,8 @@ class AgentBridge:
             if e.kind == "no_window":
                 return None
             raise
-        return Window.from_json(result[0]) if result else None
+        windows = _windows(result)
+        return windows[0] if windows else None
 
     async def click(self, window: str, path: Path_, *, force: bool = False) -> bool:
         """``doClick()`` a button; False when it was still running after 250 ms (it opened a modal dialog).
@@ -381,10 +385,18 @@ class AgentBridge:
             self.unsubscribe(q)
 
 
+def _windows(result: Any) -> list[Window]:
+    """A `windows` answer decoded; AgentProtocolError when it is not a list of window objects."""
+    try:
+        return [Window.from_json(w) for w in result]
+    except _MALFORMED as e:
+        raise AgentProtocolError(f"agent sent an unreadable window list ({type(e).__name__})") from None
+
+
 def _check_hello(line: bytes) -> dict[str, Any]:
     try:
         hello = json.loads(line)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise AgentProtocolError(f"agent's first line is not JSON: {line[:80]!r}") from e
     if not isinstance(hello, dict) or hello.get("event") != "hello":
         raise AgentProtocolError(f"agent's first line is not a hello event: {line[:80]!r}")
