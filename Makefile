@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all deps venv jars demo test lint unit integration system bench clean
+.PHONY: all deps venv jars demo test lint unit integration system bench fuzz clean
 
 all: venv
 
@@ -39,6 +39,13 @@ unit: venv
 
 bench: jars
 	$(BIN)/python bench/run_all.py
+
+## coverage-guided fuzzing (atheris) of each parser, FUZZ_TIME seconds each; new finds go into fuzz/corpus/
+FUZZ_TIME ?= 300
+fuzz: jars
+	for t in settings conf agent commands scenario; do \
+	  $(BIN)/python fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_TIME) -timeout=30 -rss_limit_mb=4096 fuzz/corpus/$$t || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) src/ibpilot/_jars build *.egg-info
