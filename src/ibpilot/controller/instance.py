@@ -32,7 +32,7 @@ from ibpilot.controller.observer import NullObserver, Observer
 from ibpilot.controller.outcome import EXIT_FATAL, EXIT_STOPPED, Outcome
 from ibpilot.controller.process import GatewayProcess
 from ibpilot.controller.screens import Click, Flow, Note, Screen, WindowEvent
-from ibpilot.controller.table import recognise
+from ibpilot.controller.table import SCREENS, recognise
 from ibpilot.controller.timed import timed_actions
 from ibpilot.controller.watchdog import ProbeResult
 from ibpilot.serve.alerts import Alert, AlertRecord, emit
@@ -264,6 +264,11 @@ class Instance:
         self.handled = {k for k in self.handled if k[0] != handle}
         if win is not None and win.is_dialog and self.state in _API_PENDING and self.api_watch is not None:
             self.api_watch.kick()  # it may have been what kept the API from answering (the paper warning)
+        if screen is None and win is None and title:
+            # shown and closed at once, before its opened event (the agent marks it unseen): a screen whose
+            # closing matters (the splash: login complete) is recognised by its title alone
+            screen = next((s for s in SCREENS if s.closed_unseen and any(t in title for t in s.title_contains)), None)
+            win = Window.from_json({"handle": handle, "title": title}) if screen is not None else None
         if screen is not None and win is not None:
             self.log.info("window %r (%s) closed", title, screen.name)
             if "closed" in screen.on:

@@ -152,6 +152,10 @@ async def watch_progress(ctx: Ctx) -> None:
         if ctx.state is State.STARTING and time.monotonic() - launched > ctx.cfg.s.login_dialog_timeout:
             ctx.alert(Alert.LOGIN_STALLED, "the login window did not appear", seconds=int(time.monotonic() - launched))
             raise Outcome("login window not shown")
+        if ctx.state is State.LOGIN and ctx.restart_mode and time.monotonic() - launched > ctx.cfg.login_stall_s:
+            ctx.alert(Alert.LOGIN_STALLED, "Gateway's auto-restart did not log itself back in",
+                      seconds=int(time.monotonic() - launched))
+            raise Outcome("login stalled")
         since = ctx.flow.login.submitted_at
         if ctx.state is State.AUTHENTICATING and since and time.monotonic() - since > ctx.cfg.login_stall_s:
             ctx.alert(Alert.LOGIN_STALLED, "no progress after Log In (lockout or server timeout?)",

@@ -73,6 +73,8 @@ class Screen:
     menus: tuple[tuple[str, ...], ...] = ()  # any of these menu paths exists
     check: Callable[[Window], bool] | None = None
     on: frozenset[WindowEvent] = frozenset({"opened"})
+    # its "closed" also counts when the window closed before it was ever seen open (matched by title alone)
+    closed_unseen: bool = False
     action: Action = field(default=Note())
 
     def matches(self, w: Window) -> bool:

@@ -49,7 +49,7 @@ SCREENS: tuple[Screen, ...] = (
            action=Flow(dialogs.existing_session)),
     Screen("api_port_change", "dialog", texts=("apply the new socket port setting",), action=Click("Yes")),
     Screen("splash", "frame", title_contains=("Starting application...",), on=frozenset({"opened", "closed"}),
-           action=Note(login.splash)),
+           closed_unseen=True, action=Note(login.splash)),
     Screen("second_factor", "any", title_contains=SECOND_FACTOR_TITLES, on=frozenset({"opened", "changed", "closed"}),
            action=Flow(twofa.second_factor)),
     Screen("relogin", "dialog", title_contains=("Re-login is required",), action=Flow(dialogs.relogin)),

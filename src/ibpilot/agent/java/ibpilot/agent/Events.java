@@ -89,6 +89,11 @@ final class Events implements AWTEventListener {
                 }
                 break;
             case WindowEvent.WINDOW_CLOSED:
+                // a window disposed before its opened event was dispatched (shown and closed at once on a
+                // busy EDT) was never reported: say it closed anyway, marked unseen
+                if (src instanceof Window && !open.contains(src)) closedUnseen((Window) src);
+                else if (src instanceof Window) closed((Window) src);
+                break;
             case ComponentEvent.COMPONENT_HIDDEN:
                 if (src instanceof Window) closed((Window) src);
                 else if (src instanceof Component) changed((Component) src);
@@ -114,6 +119,11 @@ final class Events implements AWTEventListener {
         if (t != null) t.stop();
         sink.accept(Json.obj("event", "window_closed", "handle", Snapshot.handle(w), "title", Snapshot.title(w),
                 "class", w.getClass().getName()));
+    }
+
+    private void closedUnseen(Window w) {
+        sink.accept(Json.obj("event", "window_closed", "handle", Snapshot.handle(w), "title", Snapshot.title(w),
+                "class", w.getClass().getName(), "unseen", true));
     }
 
     /** Something in the window of {@code c} changed: send one snapshot 30 ms after the first change. */
