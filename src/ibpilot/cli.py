@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "ibpilot.serve.health_cli",
     "ibpilot.ibc_cli",
     "ibpilot.doctor",
+    "ibpilot.audit.cli",
 ]
 
 EPILOG = """\
