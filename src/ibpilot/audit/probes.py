@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import re
 import socket
 import struct
 
@@ -18,6 +19,7 @@ from ibpilot.audit.needles import Needle, find
 from ibpilot.audit.report import Finding, Report
 
 TIMEOUT = 5.0
+_REPLY = re.compile(rb"(?:OK|ERROR)(?: |$)")
 
 
 def connect_host(bind: str) -> str:
@@ -77,7 +79,7 @@ def command_status(host: str, port: int, token: str | None) -> bytes:
             sock.sendall(b"AUTH " + token.encode() + b"\n")
         sock.sendall(b"STATUS\n")
         data = b""
-        while not any(line.lstrip().startswith((b"OK", b"ERROR")) for line in data.split(b"\n")[:-1]):
+        while not any(_REPLY.search(line) for line in data.split(b"\n")[:-1]):  # a prompt may come first
             chunk = sock.recv(65536)
             if not chunk or len(data) > 1 << 20:
                 break
@@ -93,8 +95,8 @@ def scan_command_server(host: str, port: int, needles: list[Needle], report: Rep
     except OSError as exc:
         report.add(Finding("command", where, f"{where} did not answer ({exc})"))
         return
-    if not data.startswith(b"OK"):
-        report.notes.append(f"{where} answered {data[:60]!r}")
+    if not re.search(rb"OK(?: |$)", data, re.M):
+        report.notes.append(f"{where} did not answer OK ({len(data)} bytes)")
     scan_answer(where, data, needles, report, "command")
 
 
