@@ -30,8 +30,9 @@ lint: venv
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
-## lint + every test (unit, integration on Xvfb with real JVMs, system under supervisord)
+## lint + pip-audit of the pins (a clear skip offline) + every test (unit, integration on Xvfb with real JVMs, system under supervisord)
 test: lint jars
+	PIP_AUDIT=$(BIN)/pip-audit bash scripts/pip-audit.sh
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q tests
 
 unit: venv
