@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,6 +56,8 @@ def all_secrets_stack(stacks: StackFactory, webhook: str, **extra: str) -> Runni
         VNC_SERVER_PASSWORD=VNC_PW,
         VNC_PORT=str(st.ports["vnc"]),
         VNC_BIND="127.0.0.1",
+        NOVNC_PORT=str(st.ports["novnc"]),
+        NOVNC_BIND="127.0.0.1",
         SUPERVISORD_UI_PORT=str(st.ports["ui"]),
         SUPERVISORD_UI_USER="admin",
         SUPERVISORD_UI_PASS=UI_PASS,
@@ -80,6 +83,10 @@ def test_audit_is_clean_on_the_running_stack(stacks: StackFactory, receiver: tup
     st = all_secrets_stack(stacks, receiver[0], LOG_LEVEL="debug")  # debug lines are where leaks hide
     try:
         st.wait_ready("paper", timeout=90)
+        # a browser opening noVNC the way `ibpilot demo` shows it: the password in the URL's query
+        url = f"http://127.0.0.1:{st.ports['novnc']}/vnc.html?autoconnect=1&password={VNC_PW}"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert resp.status == 200
         r = audit(st)
         assert r.returncode == 0, r.stdout + r.stderr + st.diagnostics()
         assert "ibpilot audit: clean" in r.stdout

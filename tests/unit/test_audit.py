@@ -325,6 +325,7 @@ def test_processes_argv_everywhere_environment_below_supervisord(tmp_path: Path)
         12: Proc(12, 11, b"java\0-Dx\0", b"LEAKED=" + pw + b"\0"),  # below supervisord: a finding
         13: Proc(13, 1, b"other\0", b"X=" + pw + b"\0"),  # not ours: environment not looked at
         14: Proc(14, 1, b"curl\0-u\0me:" + pw + b"\0", None),  # anyone's argv: a finding
+        15: Proc(15, 11, b"x11vnc\0", None),  # below supervisord but not readable: said so
     }
     report = Report()
     check_processes(needles, 11, 10, procs, {11: "supervisord", 12: "controller-paper"}, report)
@@ -332,8 +333,9 @@ def test_processes_argv_everywhere_environment_below_supervisord(tmp_path: Path)
         "FINDING argv: TWS_PASSWORD in the argv of curl (pid 14)",
         "FINDING environ: TWS_PASSWORD in the environment of controller-paper (pid 12) (as LEAKED)",
     ]
-    assert len(report.notes) == 1 and "`ibpilot run` (pid 10, as TWS_PASSWORD)" in report.notes[0]
-    assert report.checked == {"argv": 5, "environments": 3}
+    assert len(report.notes) == 2 and "`ibpilot run` (pid 10, as TWS_PASSWORD)" in report.notes[1]
+    assert report.notes[0].startswith("the environment of 1 stack process(es) is not readable here (pids 15)")
+    assert report.checked == {"argv": 6, "environments": 3}
 
 
 def test_redact_is_a_last_guard(tmp_path: Path) -> None:

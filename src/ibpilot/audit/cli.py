@@ -88,6 +88,10 @@ def check_processes(needles: list[Needle], sup: int, launcher: int, procs: dict[
                     names: dict[int, str], report: Report) -> None:
     stack = {sup, *descendants(procs, sup)}
     me = os.getpid()
+    hidden = [pid for pid in sorted(stack) if procs[pid].environ is None]
+    if hidden:
+        report.notes.append(f"the environment of {len(hidden)} stack process(es) is not readable here (pids "
+                            f"{', '.join(map(str, hidden))}): run the audit as root or as the stack's user")
     for p in procs.values():
         if p.pid == me:
             continue
