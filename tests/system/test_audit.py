@@ -127,6 +127,8 @@ def test_audit_fails_on_a_leaking_hook(stacks: StackFactory, receiver: tuple[str
         leaked = st.run_dir / "leaked.txt"
         assert f"FINDING file: TWS_PASSWORD found in file {leaked} (readable by group/other)" in out, out
         assert f"FINDING file: TWS_PASSWORD found in file {st.run_dir / 'logs' / 'ibc-scripts.log'}" in out, out
+        # `ibpilot run` echoes the programs' logs: its stdout (here a file it holds open) has the line too
+        assert f"FINDING file: TWS_PASSWORD found in file {st.out_path}" in out, out
         # the hook's background process outlived the hook (reparented away from the stack): argv of any process
         assert "FINDING argv: COMMAND_SERVER_TOKEN in the argv of sh (pid " in out, out
         for secret in SECRETS:

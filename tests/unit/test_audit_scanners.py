@@ -7,6 +7,8 @@ import http.server
 import os
 import socket
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 from ibpilot.audit import files, probes
 from ibpilot.audit.cli import check_processes, redact
 from ibpilot.audit.needles import find, needles_of, url_parts
-from ibpilot.audit.procs import Proc, env_names_with, proc_net_address
+from ibpilot.audit.procs import Proc, env_names_with, open_files, proc_net_address
 from ibpilot.audit.report import Report
 from ibpilot.settings import Settings
 from ibpilot.stack.vncpasswd import vnc_rfbauth
@@ -341,3 +343,35 @@ def test_processes_argv_everywhere_environment_below_supervisord(tmp_path: Path)
 def test_redact_is_a_last_guard(tmp_path: Path) -> None:
     needles, _ = needles_of(settings(tmp_path))
     assert redact(f"a path /x/{PW}/y", needles) == "a path /x/***/y"
+
+
+def test_open_files_of_a_process_are_scanned_too(tmp_path: Path) -> None:
+    s = settings(tmp_path)
+    needles, _ = needles_of(s)
+    log = tmp_path / "elsewhere" / "app.log"
+    log.parent.mkdir()
+    with open(log, "w") as fh:
+        fh.write(f"connecting with {PW}\n")
+        fh.flush()
+        held = open_files({os.getpid()})
+        assert log in held
+        report = Report()
+        files.scan_files(sorted(held), needles, files.holders(s), report)
+    assert f"FINDING file: TWS_PASSWORD found in file {log}" in [f.line().split(" (readable")[0]
+                                                                 for f in report.findings]
+
+
+def _audit_cli(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "HOME")}
+    return subprocess.run([sys.executable, "-m", "ibpilot", "audit"], env={**base, **env}, capture_output=True,
+                          text=True, timeout=60, check=False)
+
+
+def test_cli_exit_2_without_a_stack_or_with_bad_settings(tmp_path: Path) -> None:
+    r = _audit_cli({"TWS_USERID": "u", "TWS_PASSWORD": PW, "RUN_DIR": str(tmp_path / "run"),
+                    "TWS_PATH": str(tmp_path)})
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"ibpilot audit: nothing to audit: no supervisord pid file at {tmp_path / 'run' / 'supervisord.pid'}" \
+        in r.stderr
+    bad = _audit_cli({"TWS_USERID": "u", "TWS_PASSWORD": PW, "HEALTH_PORT": "http", "RUN_DIR": str(tmp_path)})
+    assert bad.returncode == 2 and "HEALTH_PORT" in bad.stderr and PW not in bad.stderr + bad.stdout, bad.stderr

@@ -12,7 +12,7 @@ from typing import Any
 
 from ibpilot.audit import files, probes
 from ibpilot.audit.needles import Needle, find, needles_of
-from ibpilot.audit.procs import Proc, descendants, env_names_with, listening_sockets, processes
+from ibpilot.audit.procs import Proc, descendants, env_names_with, listening_sockets, open_files, processes
 from ibpilot.audit.report import Finding, Report
 from ibpilot.cli import add_command
 from ibpilot.settings import Settings, SettingsError
@@ -27,8 +27,8 @@ Check the running stack for leaked secrets and open doors. The secrets are those
 file's DES block, JSON and URL escapes, a webhook URL's token parts). None may appear in:
   - any process's argv, or the environment of supervisord and every process below it
     (`ibpilot run` itself, supervisord's parent, got them from you: noted, not a finding)
-  - any file under RUN_DIR (logs, state, ready files) or a Gateway settings dir, except its own 0600
-    holder (RUN_DIR/secrets/<VAR>, vnc.passwd, ssh.passphrase, your *_FILE)
+  - any file under RUN_DIR (logs, state, ready files) or a Gateway settings dir, or open in a stack
+    process, except its own 0600 holder (RUN_DIR/secrets/<VAR>, vnc.passwd, ssh.passphrase, your *_FILE)
   - `ibpilot status --json`, /health, /ready, /metrics and the status page of each controller,
     the command server's STATUS reply
 and: RUN_DIR and secrets/ are 0700, the agent and supervisord sockets 0600; every listener is the
@@ -162,6 +162,7 @@ def run_audit(settings: Settings) -> Report:
     check_listeners(settings, sup, launcher, procs, names, report)
     roots = [layout(settings).run_dir, *(Path(s).expanduser() for s in {settings.settings_path(m)
                                                                         for m in settings.modes()})]
+    roots += sorted(open_files({launcher, sup, *descendants(procs, sup)}))
     files.scan_files(roots, needles, files.holders(settings), report)
     files.check_modes(settings, report)
     check_network(settings, needles, report)

@@ -1,7 +1,8 @@
 """Secrets in files, and the modes of the files, directories and sockets that guard them.
 
-Places scanned: everything under RUN_DIR (logs, supervisord's files, state and ready files, secrets/) and
-every Gateway settings dir (jts.ini, the Gateway's own logs and per-user folders). A secret may only be in
+Places scanned: everything under RUN_DIR (logs, supervisord's files, state and ready files, secrets/),
+every Gateway settings dir (jts.ini, the Gateway's own logs and per-user folders), and every regular file a
+process of the stack holds open (a log written elsewhere). A secret may only be in
 its *holder*: `RUN_DIR/secrets/<VAR>` (written by `ibpilot run` for a secret given directly), the program
 files of the plan (`vnc.passwd` in its DES form, `ssh.passphrase`), `RUN_DIR/secrets/<program>.env`, or the
 file the operator named in `<VAR>_FILE`. A holder must not be readable by group or other; anywhere else a
@@ -48,7 +49,10 @@ def holders(settings: Settings) -> dict[Path, set[str]]:
 
 
 def walk(root: Path) -> Iterator[Path]:
-    """Every regular file and socket under `root` (symlinks are not followed)."""
+    """Every regular file and socket under `root` (symlinks are not followed); `root` itself if a file."""
+    if root.is_file():
+        yield root
+        return
     try:
         entries = list(root.iterdir())
     except OSError:

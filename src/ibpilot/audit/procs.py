@@ -118,3 +118,22 @@ def listening_sockets(pids: set[int], proc: Path = PROC) -> list[tuple[int, str,
             if target.startswith("socket:[") and (inode := int(target[8:-1])) in listening:
                 found.add((pid, *listening[inode]))
     return sorted(found)
+
+
+def open_files(pids: set[int], proc: Path = PROC) -> set[Path]:
+    """The regular files the processes `pids` hold open (logs written outside RUN_DIR, for instance)."""
+    out: set[Path] = set()
+    for pid in pids:
+        try:
+            fds = list((proc / str(pid) / "fd").iterdir())
+        except OSError:
+            continue
+        for fd in fds:
+            try:
+                target = os.readlink(fd)
+            except OSError:
+                continue
+            if target.startswith("/") and not target.startswith(("/dev/", "/proc/", "/sys/")) \
+                    and not target.endswith(" (deleted)"):
+                out.add(Path(target))
+    return out
