@@ -375,3 +375,21 @@ def test_cli_exit_2_without_a_stack_or_with_bad_settings(tmp_path: Path) -> None
         in r.stderr
     bad = _audit_cli({"TWS_USERID": "u", "TWS_PASSWORD": PW, "HEALTH_PORT": "http", "RUN_DIR": str(tmp_path)})
     assert bad.returncode == 2 and "HEALTH_PORT" in bad.stderr and PW not in bad.stderr + bad.stdout, bad.stderr
+
+
+def test_supervisord_ui_page_behind_the_login_is_searched(tmp_path: Path) -> None:
+    needles, _ = needles_of(settings(tmp_path))
+
+    def answer(_path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if headers.get("Authorization") != "Basic YWRtaW46dWktcGFzcy0x":  # admin:ui-pass-1
+            return 401, {}, b"no"
+        return 200, {}, b"<td>controller-paper</td><pre>tail: " + PW.encode() + b"</pre>"
+
+    srv = _Http(answer)
+    try:
+        report = Report()
+        probes.check_supervisord_ui("0.0.0.0", srv.port, report, needles, ("admin", "ui-pass-1"))
+    finally:
+        srv.close()
+    assert [(f.check, f.secret) for f in report.findings] == [("http", "TWS_PASSWORD")]
+    assert "(logged in)" in report.findings[0].message

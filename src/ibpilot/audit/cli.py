@@ -146,7 +146,9 @@ def check_network(settings: Settings, needles: list[Needle], report: Report) -> 
     if s.vnc_enabled():
         probes.check_vnc(probes.connect_host(s.vnc_bind), s.vnc_port, report)
     if s.supervisord_ui_port:
-        probes.check_supervisord_ui(s.supervisord_ui_bind, s.supervisord_ui_port, report)
+        login = (s.supervisord_ui_user, s.supervisord_ui_pass.reveal()) if s.supervisord_ui_user and \
+            s.supervisord_ui_pass else None
+        probes.check_supervisord_ui(s.supervisord_ui_bind, s.supervisord_ui_port, report, needles, login)
 
 
 def run_audit(settings: Settings) -> Report:

@@ -4,11 +4,13 @@
   no secret in the status line, headers or body.
 - The command server: `STATUS` (after `AUTH <token>` when a token is set): no secret in the reply.
 - VNC: the server's RFB security types must include VNC authentication (2) and never None (1).
-- supervisord's web UI: bound beyond loopback, it must answer 401 without credentials.
+- supervisord's web UI: bound beyond loopback, it must answer 401 without credentials; its page (logged in)
+  holds no secret.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
 import ipaddress
 import re
@@ -143,11 +145,17 @@ def check_vnc(host: str, port: int, report: Report) -> None:
         report.add(Finding("vnc", where, f"{where} does not offer VNC authentication (2); offered {types}"))
 
 
-def check_supervisord_ui(bind: str, port: int, report: Report) -> None:
+def check_supervisord_ui(bind: str, port: int, report: Report, needles: list[Needle] | None = None,
+                         login: tuple[str, str] | None = None) -> None:
+    """401 without credentials beyond loopback; with `login`, its logged-in page holds no secret."""
     host = connect_host(bind)
     where = f"the supervisord web UI http://{host}:{port}/"
     try:
         code, _ = http_get(host, port, "/")
+        if login is not None and needles:
+            basic = base64.b64encode(f"{login[0]}:{login[1]}".encode()).decode()
+            _c, page = http_get(host, port, "/", {"Authorization": f"Basic {basic}"})
+            scan_answer(f"{where} (logged in)", page, needles, report, "http")
     except (OSError, http.client.HTTPException) as exc:
         report.add(Finding("supervisord-ui", where, f"{where} did not answer ({exc})"))
         return
