@@ -373,6 +373,11 @@ def test_cli_exit_2_without_a_stack_or_with_bad_settings(tmp_path: Path) -> None
     assert r.returncode == 2, r.stdout + r.stderr
     assert f"ibpilot audit: nothing to audit: no supervisord pid file at {tmp_path / 'run' / 'supervisord.pid'}" \
         in r.stderr
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "supervisord.pid").write_text(f"{os.getpid()}\n")  # a live pid, but not supervisord
+    stale = _audit_cli({"TWS_USERID": "u", "TWS_PASSWORD": PW, "RUN_DIR": str(tmp_path / "run"),
+                        "TWS_PATH": str(tmp_path)})
+    assert stale.returncode == 2 and f"supervisord (pid {os.getpid()} in" in stale.stderr, stale.stderr
     bad = _audit_cli({"TWS_USERID": "u", "TWS_PASSWORD": PW, "HEALTH_PORT": "http", "RUN_DIR": str(tmp_path)})
     assert bad.returncode == 2 and "HEALTH_PORT" in bad.stderr and PW not in bad.stderr + bad.stdout, bad.stderr
 

@@ -64,7 +64,7 @@ def stack_processes(settings: Settings) -> tuple[int, int, dict[int, Proc]]:
         raise NotRunning(f"no supervisord pid file at {lay.pidfile}: is `ibpilot run` running with "
                          f"RUN_DIR={settings.run_dir}?") from None
     procs = processes()
-    if sup not in procs:
+    if sup not in procs or b"supervisord" not in procs[sup].argv:
         raise NotRunning(f"supervisord (pid {sup} in {lay.pidfile}) is not running")
     return sup, procs[sup].ppid, procs
 
