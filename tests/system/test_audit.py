@@ -50,7 +50,8 @@ def receiver() -> Iterator[tuple[str, list[bytes]]]:
 
 
 def all_secrets_stack(stacks: StackFactory, webhook: str, **extra: str) -> RunningStack:
-    st = stacks({"second_factor": "totp", "totp_secret": TOTP}, start=False)
+    # the password notice raises ALERT_PASSWORD_EXPIRY: one delivery to the webhook, so that path runs too
+    st = stacks({"second_factor": "totp", "totp_secret": TOTP, "password_notice_days": 5}, start=False)
     st.env.update(
         TWOFACTOR_CODE=TOTP,
         VNC_SERVER_PASSWORD=VNC_PW,
@@ -83,6 +84,7 @@ def test_audit_is_clean_on_the_running_stack(stacks: StackFactory, receiver: tup
     st = all_secrets_stack(stacks, receiver[0], LOG_LEVEL="debug")  # debug lines are where leaks hide
     try:
         st.wait_ready("paper", timeout=90)
+        wait_until(lambda: any(b"ALERT_PASSWORD_EXPIRY" in b for b in receiver[1]), 30, "the alert delivered")
         # a browser opening noVNC the way `ibpilot demo` shows it: the password in the URL's query
         url = f"http://127.0.0.1:{st.ports['novnc']}/vnc.html?autoconnect=1&password={VNC_PW}"
         with urllib.request.urlopen(url, timeout=10) as resp:
