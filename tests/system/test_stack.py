@@ -284,3 +284,10 @@ def test_ibpilot_health_and_command_against_the_stack(full: Full) -> None:
     out = subprocess.run([sys.executable, "-m", "ibpilot", "command", "STATUS"], env=env, capture_output=True,
                          text=True, timeout=30)
     assert out.returncode == 0 and '"state":"READY"' in out.stdout.replace(" ", ""), out
+
+
+def test_program_logs_are_readable_by_the_owner_only(full: Full) -> None:
+    logs = list((full.stack.run_dir / "logs").glob("*.log"))
+    assert logs, "no program log found"
+    loose = [f"{p.name} {p.stat().st_mode & 0o777:o}" for p in logs if p.stat().st_mode & 0o077]
+    assert loose == []

@@ -132,7 +132,7 @@ class Stack:
         write_private(self.lay.conf, render_conf(s, self.programs, self.lay).encode())
         for p in self.programs:
             log_file = self.lay.program_log(p.name)
-            log_file.touch(exist_ok=True)
+            log_file.touch(mode=0o600, exist_ok=True)
         if os.geteuid() == 0 and s.puid is not None:
             gid = s.pgid if s.pgid is not None else s.puid
             chown_tree([self.lay.run_dir, self.lay.log_dir, self.lay.secrets_dir, *written,
@@ -152,6 +152,7 @@ class Stack:
             stderr=subprocess.STDOUT,
             start_new_session=True,  # a terminal's Ctrl-C reaches `ibpilot run` only; it stops things in order
             preexec_fn=_set_pdeathsig,
+            umask=0o077,  # program logs and what programs create: owner only (supervisord's umask= needs daemon mode)
         )
         threading.Thread(target=pump, args=(self.proc.stdout, "supervisord", self.out if self.forward_logs else None,
                                             self._lock, self.exits.feed),

@@ -89,6 +89,8 @@ public final class ApiServer {
     }
 
     /** Binds (SO_REUSEADDR) and listens; returns at once, the accept loop runs on a daemon thread. */
+    private volatile Thread acceptThread;
+
     public void start() throws IOException {
         synchronized (lifecycle) {
             if (serverSocket != null) return;
@@ -107,6 +109,7 @@ public final class ApiServer {
             boundPort = ss.getLocalPort();
             Thread t = new Thread(() -> acceptLoop(ss), "ibsim-api-accept-" + boundPort);
             t.setDaemon(true);
+            acceptThread = t;
             t.start();
         }
         emit("api_listening", "port", boundPort);
@@ -115,10 +118,22 @@ public final class ApiServer {
     /** Closes the listener and every client connection; the port is free immediately after. */
     public void stop() {
         ServerSocket ss;
+        Thread accepting;
         synchronized (lifecycle) {
             ss = serverSocket;
             serverSocket = null;
+            accepting = acceptThread;
+            acceptThread = null;
             if (ss != null) closeQuietly(ss);
+        }
+        // On JDK 17 a blocked accept(2) keeps the port until its thread leaves accept: wait for it, so the port
+        // really is free (and refuses connections) once stop() returns.
+        if (accepting != null && accepting != Thread.currentThread()) {
+            try {
+                accepting.join(2000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
         for (Connection c : new ArrayList<>(connections)) c.close();
         if (ss != null) emit("api_stopped");
