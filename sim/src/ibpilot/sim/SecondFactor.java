@@ -84,16 +84,16 @@ final class SecondFactor {
                     String code = field[0].getText();
                     if (Totp.verify(sim.sc.totpSecret(), code)) {
                         Sim.log("second_factor_ok", "method", "totp");
+                        res.complete("ok"); // before end(): closing completes the answer with "closed"
                         end(w);
-                        res.complete("ok");
                     } else {
                         Sim.log("second_factor_bad", "method", "totp");
                         err[0].setText("Invalid code. Please try again.");
                         field[0].setText("");
                     }
                 } else {
-                    end(w);
                     res.complete(b.equals(READ_ONLY) ? "readonly" : "cancel");
+                    end(w);
                 }
             };
             w.answer.thenAccept(a -> {
