@@ -4,12 +4,14 @@ frame (TOTP and push), and TWS's read-only login ("Enter Read Only") — control
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 from typing import Any
 
 import pytest
 from ib_async import IB, MarketOrder, Stock
 
+from ibpilot.sim import install as sim_install
 from ibpilot.testing import free_port, wait_until
 
 pytestmark = pytest.mark.integration
@@ -136,6 +138,19 @@ def test_tws_1016_second_factor_in_the_login_frame_push(controlled) -> None:
     assert "recognised as second_factor_in_frame" in c.log()
     assert "ALERT_2FA_PENDING" in c.log() and "ALERT_2FA_APPROVED" in c.log()
     assert "Second Factor Authentication" not in shown_titles(c)
+    assert ib_connect(c.port) == ["U1234567"]
+
+
+def test_tws_before_1016_keeps_the_second_factor_jframe(controlled, tmp_path) -> None:
+    """The version decides: TWS 1012 (its install dir and jar say so) still opens its own 2FA JFrame."""
+    sim_install.install(tmp_path / "Jts", "tws", "1012")
+    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP}, product="tws", TRADING_MODE="live",
+                   TWOFACTOR_CODE=TOTP, TWS_MAJOR_VRSN="1012")
+    c.wait_log(r"READY mode=live")
+    assert c.wait_event("login_attempt")["version"] == 1012
+    assert c.wait_event("second_factor")["in_login_frame"] is False
+    assert "Second Factor Authentication" in shown_titles(c)
+    assert re.search(r"recognised as second_factor$", c.log(), re.M) and "second_factor_in_frame" not in c.log()
     assert ib_connect(c.port) == ["U1234567"]
 
 
