@@ -3,7 +3,7 @@
 
 Runs `ibpilot control` with RECORD_WINDOWS against a few scenarios and copies one snapshot per distinct
 window title (the first `window_opened` of each) into tests/unit/snapshots/<scenario>/. Re-run it when the
-simulator's screens change:  .venv/bin/python scripts/record-snapshots.py
+simulator's screens change:  .venv/bin/python scripts/record-snapshots.py [scenario ...] (default: all)
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ SCENARIOS: dict[str, tuple[dict[str, object], dict[str, str], str, float]] = {
                      "gateway", 1),
     "gateway-failed": ({"user": "demo", "password": "other"}, {}, "gateway", 0),
     "tws-paper": ({}, {}, "tws", 1),
+    "tws-live-2fa-in-frame": ({"second_factor": {"live": "totp"}, "totp_secret": TOTP},
+                              {"TRADING_MODE": "live", "TWOFACTOR_CODE": TOTP}, "tws", 1),
+    "gateway-fix": ({"second_factor": {"live": "totp"}, "totp_secret": TOTP},
+                    {"TRADING_MODE": "live", "TWOFACTOR_CODE": TOTP, "FIX": "yes", "FIX_USERID": "fixer",
+                     "FIX_PASSWORD": "fix-pw"}, "gateway", 1),
 }
 
 
@@ -82,7 +87,8 @@ def record(name: str, scenario: dict[str, object], extra: dict[str, str], produc
 def main() -> None:
     with Xvfb() as display:
         for name, (scen, extra, product, linger) in SCENARIOS.items():
-            record(name, scen, extra, product, linger, display)
+            if len(sys.argv) < 2 or name in sys.argv[1:]:
+                record(name, scen, extra, product, linger, display)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ Level = Literal["note", "warning"]
 
 # IBC key -> the declaration that lists it as an alias (the one source of the mapping).
 BY_IBC_KEY: dict[str, Var] = {a: v for v in VARS for a in v.aliases if is_ibc_key(a)}
+BY_IBC_KEY["FIX"] = next(v for v in VARS if v.name == "FIX")  # IBC's key is ibpilot's name as well
 
 
 @dataclass(frozen=True)
@@ -206,21 +207,6 @@ def _shown_default(v: Var) -> str:
 # --- keys whose value is translated, not copied ---------------------------------------------------------
 
 
-def _fix(c: _Converter, e: Entry, value: str) -> None:
-    if value.strip().lower() in {"yes", "true"}:
-        c.out.errors.append(f"FIX={value} (line {e.line}): ibpilot does not run the FIX CTCI gateway; "
-                            "this configuration cannot be converted")
-    else:
-        c.remark(e, f"not converted: {IBC_KEYS['FIX'].reason}")
-
-
-def _fix_credentials(c: _Converter, e: Entry, value: str) -> None:
-    if value:
-        c.remark(e, f"not converted (value not shown): {IBC_KEYS[e.key].reason}", "warning")
-    else:
-        c.remark(e, f"not converted: {IBC_KEYS[e.key].reason}")
-
-
 def _exit_after_2fa(c: _Converter, e: Entry, value: str) -> None:
     relogin = c.value("ReloginAfterSecondFactorAuthenticationTimeout")
     if relogin or not value:
@@ -291,9 +277,6 @@ def _trading_mode(c: _Converter, e: Entry, value: str) -> None:
 
 
 _SPECIAL: dict[str, Callable[[_Converter, Entry, str], None]] = {
-    "FIX": _fix,
-    "FIXLoginId": _fix_credentials,
-    "FIXPassword": _fix_credentials,
     "ExitAfterSecondFactorAuthenticationTimeout": _exit_after_2fa,
     "OverrideTwsApiPort": _port_or_unchanged,
     "ReadOnlyApi": _read_only_api,

@@ -28,17 +28,16 @@ class IbcKey:
     secret: bool = False
 
 
-_FIX = "ibpilot runs the IB API Gateway or TWS only; the FIX CTCI gateway is not supported"
 _LOG = "ibpilot records the structure of windows with RECORD_WINDOWS=<dir> (a JSON snapshot of every window)"
 _OLD = "IBController's name (IBC's predecessor); IBC ignores it and reads {} (-> {})"
 
 IBC_KEYS: dict[str, IbcKey] = {
     # Startup and authentication
-    "FIX": IbcKey("bool", "no", _FIX),
+    "FIX": IbcKey("bool", "no"),
     "IbLoginId": IbcKey(),
     "IbPassword": IbcKey(secret=True),
-    "FIXLoginId": IbcKey(reason=_FIX),
-    "FIXPassword": IbcKey(reason=_FIX, secret=True),
+    "FIXLoginId": IbcKey(),
+    "FIXPassword": IbcKey(secret=True),
     "SecondFactorDevice": IbcKey(),
     "ReloginAfterSecondFactorAuthenticationTimeout": IbcKey("bool", "no"),
     "SecondFactorAuthenticationExitInterval": IbcKey("int", "60"),
@@ -59,8 +58,7 @@ IBC_KEYS: dict[str, IbcKey] = {
     "ExistingSessionDetectedAction": IbcKey("str", "manual"),
     "OverrideTwsApiPort": IbcKey("int", ""),
     "OverrideTwsMasterClientID": IbcKey("int", ""),
-    "ReadOnlyLogin": IbcKey("bool", "no", "not supported yet: ibpilot does not use TWS's \"Enter Read Only\" "
-                            "login (READ_ONLY_API makes the API read-only)"),
+    "ReadOnlyLogin": IbcKey("bool", "no"),
     "ReadOnlyApi": IbcKey(),
     **{k: IbcKey() for k in (
         "BypassOrderPrecautions", "BypassBondWarning", "BypassNegativeYieldToWorstConfirmation",

@@ -143,7 +143,9 @@ def test_relogin_required_is_answered(controlled) -> None:
 
 
 def test_tws_live_with_totp(controlled) -> None:
-    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP}, product="tws", TRADING_MODE="live",
+    # the second factor in its own JFrame: TWS before 1016 (1016+ morphs the login frame: test_login_modes.py)
+    c = controlled({"second_factor": {"live": "totp"}, "totp_secret": TOTP, "second_factor_in_frame": False},
+                   product="tws", TRADING_MODE="live",
                    TWOFACTOR_CODE=TOTP)
     c.wait_log(r"READY mode=live")
     assert "recognised as second_factor" in c.log() and "recognised as main_window_tws" in c.log()

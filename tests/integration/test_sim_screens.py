@@ -134,7 +134,7 @@ def test_gateway_login_frame_structure_and_refused_api(start: SimFactory) -> Non
 
 
 def test_tws_login_frame_totp_jframe_main_window_and_api(start: SimFactory) -> None:
-    sim = start(product="tws")
+    sim = start({"second_factor_in_frame": False}, product="tws")  # TWS before 1016: the 2FA is its own JFrame
 
     async def body() -> None:
         bridge = await sim.agent()

@@ -141,10 +141,14 @@ def test_invalid_values_exit_2_and_name_every_problem(capsys: pytest.CaptureFixt
     assert "6 error(s)" in err
 
 
-def test_fix_gateway_cannot_be_converted() -> None:
-    conv = convert("FIX=yes\nFIXLoginId=fixuser\nFIXPassword=fixpw\n")
-    assert any("FIX CTCI" in e for e in conv.errors)
+def test_fix_gateway_and_read_only_login_are_converted() -> None:
+    conv = convert("FIX=yes\nFIXLoginId=fixuser\nFIXPassword=fixpw\nTradingMode=live\nReadOnlyLogin=no\n")
+    assert conv.errors == []
+    assert conv.env["FIX"] == "yes" and conv.env["FIX_USERID"] == "fixuser" and conv.env["FIX_PASSWORD"] == "fixpw"
+    assert conv.env["READ_ONLY_LOGIN"] == "no"
     assert not any("fixpw" in r.text for r in conv.remarks)
+    bad = convert("FIX=yes\nFIXLoginId=fixuser\n")
+    assert any("FIX_PASSWORD" in e for e in bad.errors)
 
 
 def test_ibc_parsing_quirks() -> None:

@@ -48,6 +48,8 @@ def expected(w: Window) -> str:
         return "config_dialog"
     if title == "IBKR Gateway":
         return "login_gateway" if first_button(w, ("Log In", "Paper Log In")) else "main_window_gateway"
+    if title == "Login" and has_text(w, "Second Factor Authentication"):
+        return "second_factor_in_frame"  # TWS 1016+ (gateway-ui.md §2.3)
     return BY_TITLE[title]
 
 
@@ -77,6 +79,34 @@ def test_login_frame_fields_in_ibc_order() -> None:
     assert fields[1].is_password and fields[1].text is None  # the agent never sends password text
     assert w.label_containing("Trading Mode") is not None
     assert w.toggle("Paper Trading") is not None and w.toggle("IB API") is not None
+
+
+def test_fix_login_frame_has_the_fix_login_first_then_the_market_data_login() -> None:
+    w = load("gateway-fix/window_changed-IBKR-Gateway.json")  # after "FIX CTCI" was clicked
+    assert need_selected(w, "FIX CTCI") and not need_selected(w, "IB API")
+    fields = w.text_fields()
+    # IBC's setFields with FIX=yes: 0 FIX user, 1 FIX password, 2 API user, 3 API password (gateway-ui.md §2.3)
+    assert [f.is_password for f in fields] == [False, True, False, True]
+    assert recognise(w) is not None and recognise(w).name == "login_gateway"  # type: ignore[union-attr]
+    before = load("gateway-fix/window_opened-IBKR-Gateway.json")  # IB API selected: no FIX rows at all
+    assert [f.is_password for f in before.text_fields()] == [False, True]
+
+
+def need_selected(w: Window, toggle: str) -> bool:
+    t = w.toggle(toggle)
+    assert t is not None, toggle
+    return bool(t.selected)
+
+
+def test_tws_1016_login_frame_morphs_into_the_second_factor() -> None:
+    w = load("tws-live-2fa-in-frame/window_changed-Login~2.json")
+    assert w.is_frame and w.title == "Login" and w.label_containing("SECOND FACTOR AUTHENTICATION") is not None
+    assert recognise(w) is not None and recognise(w).name == "second_factor_in_frame"  # type: ignore[union-attr]
+    assert first_button(w, ("Log In", "Paper Log In")) is None
+    assert len(w.text_fields()) == 1 and first_button(w, ("OK",)) and first_button(w, ("Enter Read Only",))
+    login = load("tws-live-2fa-in-frame/window_opened-Login.json")
+    assert recognise(login).name == "login_tws"  # type: ignore[union-attr]
+    assert login.label_containing("login") is not None  # IBC polls only a frame with such a label
 
 
 def test_config_dialog_controls_are_found_as_ibc_finds_them() -> None:

@@ -35,6 +35,8 @@ class Wanted:
 def wanted(ctx: Ctx) -> list[Wanted]:
     cfg = ctx.cfg
     out: list[Wanted] = []
+    if cfg.fix:
+        return out  # IBC skips every configuration task with FIX=yes (gateway-ui.md §1.1)
     if cfg.api_port is not None:
         out.append(Wanted("api_port", ("API", "Settings"), str(cfg.api_port)))
     if cfg.s.tws_master_client_id is not None:

@@ -35,10 +35,13 @@ def next_restart_minute(now: datetime, margin_s: int = 50) -> datetime:
 class InstanceCommands:
     """`serve.commands.CommandTarget` for one controller."""
 
-    fix = False
-
     def __init__(self, ctx: CommandCtx) -> None:
         self.ctx = ctx
+
+    @property
+    def fix(self) -> bool:
+        """FIX=yes: the FIX CTCI gateway (RESTART, PAUSE, RECONNECT* are refused as IBC does)."""
+        return self.ctx.cfg.fix
 
     @property
     def product(self) -> str:

@@ -110,12 +110,30 @@ class ControllerConfig:
         return self.s.twofactor_code.reveal() if self.s.twofactor_code else ""
 
     @property
+    def fix(self) -> bool:
+        """The FIX CTCI gateway: the login frame's "FIX CTCI" API type, READY on the FIX port."""
+        return self.s.fix and self.product == "gateway"
+
+    @property
+    def fix_username(self) -> str:
+        return self.s.fix_userid or ""
+
+    @property
+    def fix_password(self) -> str:
+        return self.s.fix_password.reveal() if self.s.fix_password else ""
+
+    @property
+    def read_only_login(self) -> bool:
+        """TWS: answer the second factor with "Enter Read Only" (IBC's ReadOnlyLogin)."""
+        return self.s.read_only_login and self.product == "tws"
+
+    @property
     def tws_server(self) -> str | None:
         return self.s.server(self.mode)
 
     def secrets(self) -> list[str]:
         """This mode's login secrets: values that must never reach a log line."""
-        return [s for s in (self.password, self.totp_secret) if s]
+        return [s for s in (self.password, self.totp_secret, self.fix_password) if s]
 
     # ---------------------------------------------------------------- the API and its settings
     @property

@@ -15,6 +15,7 @@ class LoginFlow:
     busy: bool = False  # a submit is in progress (events can re-enter)
     submitted_at: float | None = None  # monotonic time of the last Log In click
     retry_at: float | None = None  # a refused login's retry is due then (the frame's flow must wait)
+    fix_port_alerted: bool = False  # FIX: the FIX port was found held by another process (alerted once)
 
 
 @dataclass
@@ -25,6 +26,8 @@ class SecondFactorFlow:
     no_secret_alerted: bool = False
     busy: bool = False  # a TOTP code is being typed
     last_code: str | None = None  # the last code sent (never sent twice)
+    read_only: str | None = None  # handle of the window answered with "Enter Read Only" (READ_ONLY_LOGIN)
+    read_only_alerted: bool = False
 
 
 @dataclass

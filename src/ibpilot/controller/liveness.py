@@ -4,6 +4,12 @@ and the UI safety poll (missed window events, a blocked event thread).
 READY needs three things: the TWS API answers a real handshake and a current-time request (`watchdog`),
 the listening socket belongs to our JVM (`gateway.listener`: after a relaunch another process may hold the
 port), and where that cannot be proven, the accounts are the ones our Gateway served before.
+
+The FIX CTCI gateway (FIX=yes) has no TWS API to ask. Its evidence is its FIX port (TWS_API_PORT, written to
+jts.ini as LocalServerPort) accepting a TCP connection while the listening socket belongs to our JVM: the port
+opens only once the FIX session is logged in, and a connection is all that can be checked without speaking FIX
+to IB on the user's behalf (a FIX Logon needs the FIX engine's own session identities). It also marks the login
+complete: IBC's #207 shows that a FIX login signals nothing else (no "Starting application..." close).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from typing import Protocol
 from ibpilot.agent.bridge import AgentBridge, AgentError
 from ibpilot.agent.model import Window
 from ibpilot.controller.context import Ctx
+from ibpilot.controller.flows.login import login_complete
 from ibpilot.controller.machine import Event, State
 from ibpilot.controller.outcome import Outcome
 from ibpilot.controller.watchdog import ProbeResult, probe
@@ -44,6 +51,34 @@ class PollCtx(WatchCtx, Protocol):
     async def on_closed(self, handle: str, title: str | None) -> None: ...
 
 
+async def fix_probe(port: int, timeout: float) -> ProbeResult:
+    """The FIX port accepts a TCP connection (closed at once; nothing is sent)."""
+    t0 = time.monotonic()
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", port), timeout)
+    except (OSError, TimeoutError) as exc:
+        return ProbeResult(False, f"FIX port {port}: {exc or type(exc).__name__}", seconds=time.monotonic() - t0)
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return ProbeResult(True, seconds=time.monotonic() - t0)
+
+
+async def fix_port_ours(ctx: WatchCtx) -> bool:
+    """Our JVM listens on the FIX port (or /proc cannot tell) and it accepts a connection. A port held by
+    another process is alerted once (API_PORT_TAKEN) and never counts."""
+    port, pid = ctx.cfg.effective_api_port, ctx.jvm_pid
+    if pid is None or owned_by(port, group_pids(pid)) is False:
+        st = ctx.flow.login
+        if pid is not None and listening_inodes(port) and not st.fix_port_alerted:
+            st.fix_port_alerted = True
+            held = ", ".join(h.describe() for h in holders(port)) or "another process"
+            ctx.alert(Alert.API_PORT_TAKEN, "the FIX port is held by another process, not our Gateway: not READY",
+                      port=port, detail=f"port {port} is held by {held}, not by our Gateway (pid {pid})")
+        return False
+    return (await fix_probe(port, ctx.cfg.probe_timeout_s)).ok
+
+
 class ApiWatch:
     """From CONFIGURED on: READY only when our Gateway's API answers; then stay watchful (one per JVM session)."""
 
@@ -60,8 +95,9 @@ class ApiWatch:
         """One probe, or None when it was abandoned by a kick."""
         cfg = self.ctx.cfg
         self._kick.clear()
-        task = asyncio.ensure_future(probe("127.0.0.1", port, client_id=cfg.probe_client_id,
-                                           timeout=cfg.probe_timeout_s))
+        task = asyncio.ensure_future(
+            fix_probe(port, cfg.probe_timeout_s) if cfg.fix
+            else probe("127.0.0.1", port, client_id=cfg.probe_client_id, timeout=cfg.probe_timeout_s))
         kicked = asyncio.ensure_future(self._kick.wait())
         try:
             done, _ = await asyncio.wait({task, kicked}, return_when=asyncio.FIRST_COMPLETED)
@@ -144,11 +180,16 @@ class ApiWatch:
                 await asyncio.wait_for(self._kick.wait(), pause)
 
 
-async def watch_progress(ctx: Ctx) -> None:
-    """Deadlines on login progress (lockouts and silent timeouts look like nothing happening)."""
+async def watch_progress(ctx: WatchCtx) -> None:
+    """Deadlines on login progress (lockouts and silent timeouts look like nothing happening); FIX: the login
+    is complete when our JVM's FIX port accepts a connection."""
     launched = time.monotonic()
     while True:
         await asyncio.sleep(1.0)
+        if (ctx.cfg.fix and not ctx.login_complete and ctx.state in (State.AUTHENTICATING, State.SECOND_FACTOR)
+                and await fix_port_ours(ctx)):
+            login_complete(ctx, f"the FIX port {ctx.cfg.effective_api_port} accepts connections from our Gateway")
+            continue
         if ctx.state is State.STARTING and time.monotonic() - launched > ctx.cfg.s.login_dialog_timeout:
             ctx.alert(Alert.LOGIN_STALLED, "the login window did not appear", seconds=int(time.monotonic() - launched))
             raise Outcome("login window not shown")

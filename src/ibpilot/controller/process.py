@@ -65,6 +65,8 @@ class GatewayProcess:
         else:
             keys = jts_ini.wanted_keys(product=cfg.product, server=cfg.tws_server, trusted_ips=s.trusted_ips,
                                        time_zone=s.time_zone)
+            if cfg.fix:  # as IBC with FIX=yes (gateway-ui.md §1.4): the FIX port is jts.ini's LocalServerPort
+                keys["IBGateway"].update(ApiOnly="false", LocalServerPort=str(cfg.effective_api_port))
             jts_ini.ensure(cfg.settings_dir / "jts.ini", keys)
         install = find_install(cfg.tws_path, cfg.product, cfg.version)
         opts = JvmOptions(

@@ -24,6 +24,9 @@ SCREENS: tuple[Screen, ...] = (
            action=Flow(dialogs.blind_trading)),
     Screen("blind_trading_confirm", "dialog", texts=("blind trading", "Are you sure you want to submit this order?"),
            action=Flow(dialogs.blind_trading)),
+    # TWS 1016+ turns its login frame into the second factor panel (gateway-ui.md §2.3): before login_tws
+    Screen("second_factor_in_frame", "frame", title_equals=("Login", "New Login"), texts=SECOND_FACTOR_TITLES[:1],
+           on=frozenset({"opened", "changed", "closed"}), action=Flow(twofa.second_factor)),
     Screen("login_tws", "frame", title_equals=("Login", "New Login"), buttons=LOGIN_BUTTONS, action=Flow(login.login)),
     Screen(
         "login_gateway",

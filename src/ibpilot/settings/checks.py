@@ -52,7 +52,24 @@ def cross_check(
                           f"(or {by_attr[pw].name}_FILE)")
         if getattr(s, pw) and not getattr(s, user):
             errors.append(f"{named(pw)} is set but {by_attr[user].name} is not; set both")
-    if not s.ibpilot_sim:
+    if s.fix:
+        if s.gateway_or_tws != "gateway":
+            errors.append(f"{named('fix')}=yes needs GATEWAY_OR_TWS=gateway: FIX CTCI is a mode of IB Gateway's login")
+        if "fix_userid" not in failed and not s.fix_userid:
+            errors.append(f"{named('fix')}=yes needs FIX_USERID (the FIX CTCI user name)")
+        if "fix_password" not in failed and not s.fix_password:
+            errors.append(f"{named('fix')}=yes needs FIX_PASSWORD (or FIX_PASSWORD_FILE)")
+        if s.dual:
+            errors.append(f"{named('fix')}=yes with TRADING_MODE=both: one FIX CTCI gateway logs in to one account")
+        if s.trading_mode == "paper":
+            warnings.append("FIX=yes with TRADING_MODE=paper: IBKR's paper accounts do not take FIX (FIX is "
+                            "tested in IB's QA system)")
+    elif s.fix_userid or s.fix_password:
+        warnings.append("FIX_USERID/FIX_PASSWORD are set but FIX is not yes: they are not used")
+    if s.read_only_login and s.gateway_or_tws != "tws":
+        errors.append(f"{named('read_only_login')}=yes is for TWS only (Gateway has no read-only login; IBC "
+                      "ignores it there); set GATEWAY_OR_TWS=tws or READ_ONLY_LOGIN=no")
+    if not s.ibpilot_sim and not s.fix:
         for m in s.modes():
             if not s.credentials(m).userid:
                 warnings.append(f"no user name for {m} (TWS_USERID): nobody will log in; do it by hand "

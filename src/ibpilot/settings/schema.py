@@ -109,6 +109,26 @@ class Settings:
         "TWS_PASSWORD_PAPER", SECRET, group="credentials", secret=True,
         help="Password for TWS_USERID_PAPER.",
     )
+    fix: bool = var(
+        "FIX", BOOL, False, group="credentials",
+        help="Log in to the FIX CTCI gateway (the login frame's \"FIX CTCI\" API type) instead of the IB API: "
+        "Gateway only, with FIX_USERID/FIX_PASSWORD; TWS_USERID/TWS_PASSWORD, when set, are the optional "
+        "market data login. No API settings are applied; READY means the FIX port (TWS_API_PORT, written to "
+        "jts.ini as IBC does) accepts a connection from our Gateway.",
+    )
+    fix_userid: str | None = var(
+        "FIX_USERID", STR, group="credentials", aliases=["FIXLoginId", "FIXUSERID"], file_ok=True,
+        help="FIX CTCI user name (with FIX=yes).",
+    )
+    fix_password: Secret | None = var(
+        "FIX_PASSWORD", SECRET, group="credentials", aliases=["FIXPassword", "FIXPASSWORD"], secret=True,
+        help="Password for FIX_USERID. Prefer `FIX_PASSWORD_FILE`.",
+    )
+    read_only_login: bool = var(
+        "READ_ONLY_LOGIN", BOOL, False, group="credentials", aliases=["ReadOnlyLogin"],
+        help="TWS only: answer the second factor window with \"Enter Read Only\": a read-only session "
+        "(no orders) without a second factor.",
+    )
     dual_mode_policy: Literal["keep-other", "stop-all"] = var(
         "DUAL_MODE_POLICY", enum_kind("keep-other", "stop-all"), "keep-other", group="credentials",
         help="With TRADING_MODE=both, when one side fails for good: `keep-other` keeps the other side "

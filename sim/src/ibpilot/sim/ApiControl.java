@@ -46,7 +46,7 @@ final class ApiControl {
             ApiServer.Config cfg = new ApiServer.Config();
             cfg.port = effectivePort(settings);
             cfg.accounts = new ArrayList<>(sim.accounts);
-            cfg.readOnly = settings.readOnlyApi;
+            cfg.readOnly = settings.readOnlyApi || sim.flow.readOnlySession; // "Enter Read Only" login
             cfg.localhostOnly = settings.localhostOnly;
             cfg.trustedIps = new ArrayList<>(settings.trustedIps);
             cfg.silent = sim.apiHang || sim.warningPending;
@@ -115,7 +115,7 @@ final class ApiControl {
                     stop();
                     start();
                 } else {
-                    api.setReadOnly(settings.readOnlyApi);
+                    api.setReadOnly(settings.readOnlyApi || sim.flow.readOnlySession);
                     api.setLocalhostOnly(settings.localhostOnly);
                     api.setTrustedIps(new ArrayList<>(settings.trustedIps));
                 }

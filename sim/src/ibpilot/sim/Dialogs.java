@@ -225,7 +225,8 @@ public final class Dialogs {
         fieldOut[0] = f;
         errorOut[0] = err;
         for (java.awt.Component c : p.getComponents()) ((JComponent) c).setAlignmentX(0f);
-        return window(sim, !sim.gateway, "Second Factor Authentication", false, p, new String[] {"OK", "Cancel"}, true);
+        return window(sim, !sim.gateway, "Second Factor Authentication", false, p, sim.gateway
+                ? new String[] {"OK", "Cancel"} : new String[] {"OK", "Cancel", SecondFactor.READ_ONLY}, true);
     }
 
     public static Win pushWait(Sim sim, String device) {
@@ -233,7 +234,7 @@ public final class Dialogs {
                 + "A notification has been sent to your " + (device == null ? "IB Key" : device.trim()) + " device.<br>"
                 + "Please approve the login request on your phone to continue.</html>";
         return window(sim, !sim.gateway, "Second Factor Authentication", false, label(text),
-                new String[] {"Cancel"}, false);
+                sim.gateway ? new String[] {"Cancel"} : new String[] {"Cancel", SecondFactor.READ_ONLY}, false);
     }
 
     // ---- after login ----

@@ -29,6 +29,12 @@ final class LoginFlow {
     private int attempts;
     private final List<Dialogs.Win> flowWindows = new CopyOnWriteArrayList<>();
     private final SecondFactor secondFactor;
+    final FixServer fix = new FixServer();
+    /** This login is the FIX CTCI gateway's ("FIX CTCI" selected at Log In). */
+    volatile boolean fixSession;
+    /** "Enter Read Only" was chosen at the second factor (TWS): the API refuses orders. */
+    volatile boolean readOnlySession;
+    static final int VERSION = productVersion();
 
     LoginFlow(Sim sim) {
         this.sim = sim;
@@ -40,22 +46,78 @@ final class LoginFlow {
         generation.incrementAndGet();
     }
 
+    /**
+     * The major version this simulator plays: -Dibpilot.sim.version, else the digits of the jar it was loaded from
+     * (`ibpilot sim install` names it ibpilot-sim-<version>.jar in the version directory), else 1037.
+     */
+    static int productVersion() {
+        String v = System.getProperty("ibpilot.sim.version");
+        if (v == null || v.isEmpty()) {
+            try {
+                String loc = LoginFlow.class.getProtectionDomain().getCodeSource().getLocation().getPath();
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("ibpilot-sim-(\\d+)\\.jar$").matcher(loc);
+                if (m.find()) v = m.group(1);
+            } catch (RuntimeException e) {
+                v = null;
+            }
+        }
+        try {
+            return Integer.parseInt(v);
+        } catch (NumberFormatException e) {
+            return 1037;
+        }
+    }
+
+    /** TWS 1016+ shows the second factor inside the login frame (gateway-ui.md §2.3); scenario key overrides. */
+    boolean secondFactorInFrame() {
+        return !sim.gateway && sim.sc.bool("second_factor_in_frame", VERSION >= 1016);
+    }
+
     /** The login button's action (EDT). */
     void onLogInClicked(LoginScreen ls) {
         if (!"login_frame".equals(sim.state)) {
             Sim.log("login_ignored", "state", sim.state);
             return;
         }
-        String u = ls.user.getText().trim();
-        String pw = new String(ls.password.getPassword());
+        boolean isFix = ls.fixSelected();
+        String u = (isFix ? ls.fixUser : ls.user).getText().trim();
+        String pw = new String((isFix ? ls.fixPassword : ls.password).getPassword());
         if (u.isEmpty() || pw.isEmpty()) {
             ls.setBusy(false, "Please enter a username and a password.");
-            Sim.log("login_rejected", "reason", "empty credentials");
+            Sim.log("login_rejected", "reason", "empty credentials", "api_type", isFix ? "fix" : "ib_api");
+            return;
+        }
+        String md = isFix ? ls.user.getText().trim() : null;
+        if (isFix && md.isEmpty() != (ls.password.getPassword().length == 0)) {
+            ls.setBusy(false, "Please enter both the market data username and password, or neither.");
+            Sim.log("login_rejected", "reason", "market data login incomplete", "api_type", "fix");
             return;
         }
         attempts++;
-        Sim.log("login_attempt", "user", u, "mode", ls.mode(), "attempt", attempts);
+        fixSession = isFix;
+        readOnlySession = false;
+        Sim.log("login_attempt", "user", u, "mode", ls.mode(), "attempt", attempts, "api_type",
+                isFix ? "fix" : "ib_api", "market_data_user", md == null || md.isEmpty() ? null : md,
+                "version", VERSION);
         beginFlow(u, pw, ls.mode(), Kind.LOGIN);
+    }
+
+    /** The FIX port: scenario fix_port, else jts.ini [IBGateway] LocalServerPort (IBC writes it), else the API's. */
+    int fixPort() {
+        Double p = sim.sc.num("fix_port", null);
+        if (p != null) return p.intValue();
+        java.io.File ini = new java.io.File(sim.dir, "jts.ini");
+        try {
+            boolean inGw = false;
+            for (String line : java.nio.file.Files.readAllLines(ini.toPath())) {
+                String t = line.trim();
+                if (t.startsWith("[")) inGw = t.equalsIgnoreCase("[IBGateway]");
+                else if (inGw && t.startsWith("LocalServerPort=")) return Integer.parseInt(t.substring(16).trim());
+            }
+        } catch (java.io.IOException | NumberFormatException e) {
+            // no jts.ini or no usable value: fall back
+        }
+        return sim.effectivePort(sim.settings);
     }
 
     void beginFlow(String u, String pw, String m, Kind kind) {
@@ -64,7 +126,8 @@ final class LoginFlow {
         int gen = generation.incrementAndGet();
         if (kind != Kind.REAUTH) {
             sim.login.setBusy(true, null);
-            sim.login.frame.setVisible(false);
+            // TWS 1016+ keeps its login frame (it becomes the second factor panel); the others hide it
+            if (kind != Kind.LOGIN || !secondFactorInFrame()) sim.login.frame.setVisible(false);
             if (sim.gateway) {
                 if (sim.main != null) Ui.dispose(sim.main.frame);
                 sim.main = new MainWindow(sim);
@@ -137,8 +200,8 @@ final class LoginFlow {
     }
 
     private boolean credentialsOk(String u, String pw) {
-        String su = sim.sc.user();
-        String sp = sim.sc.password();
+        String su = fixSession ? sim.sc.str("fix_user", null) : sim.sc.user();
+        String sp = fixSession ? sim.sc.str("fix_password", null) : sim.sc.password();
         if (su != null && !su.equalsIgnoreCase(u)) return false;
         if (sp != null) return sp.equals(pw);
         return pw != null && !pw.isEmpty();
@@ -245,8 +308,9 @@ final class LoginFlow {
         }
         // 3. second factor
         if (kind != Kind.RESTART && !secondFactor.run(gen, kind)) return;
-        // 4. downloading + starting (not on a re-login of a running session)
-        if (kind != Kind.REAUTH) {
+        // 4. downloading + starting (not on a re-login of a running session; not for FIX CTCI: IbcAlpha/IBC#207
+        // shows a FIX login on Gateway 10.22 that never signalled completion after the second factor closed)
+        if (kind != Kind.REAUTH && !fixSession) {
             progress(gen, "downloading", "Downloading settings from server");
             sleep(gen, step);
             progress(gen, "starting", "Starting application...");
@@ -269,6 +333,7 @@ final class LoginFlow {
                 sim.main = null;
             }
             sim.setState("login_frame");
+            sim.login.unmorph();
             sim.login.setBusy(false, message);
             sim.login.frame.setVisible(true);
         });
@@ -288,18 +353,20 @@ final class LoginFlow {
                 sim.main.frame.setVisible(true);
             }
             sim.main.setTitle(sim.gateway ? "IBKR Gateway" : "IBKR Trader Workstation");
+            if (!sim.gateway && sim.login.frame.isVisible()) sim.login.frame.setVisible(false); // TWS 1016+, no 2FA
             sim.main.settingsItem.setEnabled(true);
             sim.main.status.setText("Logged in: " + String.join(", ", sim.accounts) + " (" + mode + ")");
             return null;
         });
         Ui.call(() -> null); // flush the EDT: the splash's WINDOW_CLOSED (hence `closed`) is dispatched before `logged_in`
         sim.main.append("Login complete (" + mode + ", " + String.join(",", sim.accounts) + ")");
-        boolean warn = kind != Kind.REAUTH && mode.equals("paper") && sim.sc.bool("paper_warning", true);
+        boolean warn = kind != Kind.REAUTH && !fixSession && mode.equals("paper") && sim.sc.bool("paper_warning", true);
         sim.warningPending = warn;
         sim.setState("logged_in");
         Sim.log("logged_in", "mode", mode, "accounts", sim.accounts, "user", sim.user, "relogin", kind == Kind.REAUTH,
-                "restart", kind == Kind.RESTART);
-        sim.api.start();
+                "restart", kind == Kind.RESTART, "api_type", fixSession ? "fix" : "ib_api", "read_only", readOnlySession);
+        if (fixSession) fix.start(fixPort()); // the FIX CTCI gateway: its FIX port, not the TWS API
+        else sim.api.start();
         if (warn) {
             Dialogs.Win w = Dialogs.paperWarning(sim);
             sim.autoClick(w, "I understand and accept");

@@ -29,6 +29,8 @@ import javax.swing.WindowConstants;
  * JLabel "API Type" + JToggleButtons "FIX CTCI"/"IB API", JLabel "Trading Mode" + "Live Trading"/"Paper Trading",
  * username JTextField then JPasswordField, JButton "Log In" (text "Paper Log In" when paper is selected),
  * JCheckBox "Use SSL". TWS: JFrame "Login", the same without the API type, plus "Use/store settings on server".
+ * "FIX CTCI" selected: the FIX login area comes first (see {@link #buildCredentials}). TWS 1016+ shows its second
+ * factor inside this frame ({@link #morph}).
  */
 public final class LoginScreen {
     public final JFrame frame;
@@ -38,11 +40,17 @@ public final class LoginScreen {
     final JToggleButton paper = new JToggleButton("Paper Trading");
     final JTextField user = new JTextField(16);
     final JPasswordField password = new JPasswordField(16);
+    final JTextField fixUser = new JTextField(16);
+    final JPasswordField fixPassword = new JPasswordField(16);
+    /** The credential rows: rebuilt when the API type changes (FIX CTCI adds its own login area first). */
+    private final JPanel creds = new JPanel(new GridBagLayout());
+    private final JPanel root = new JPanel(new BorderLayout());
     final JCheckBox ssl = new JCheckBox("Use SSL", true);
     final JButton login;
     final JLabel status = new JLabel(" ");
 
     LoginScreen(Sim sim, String initialMode) {
+        gatewayProduct = sim.gateway;
         frame = Ui.track(new JFrame(sim.gateway ? "IBKR Gateway" : "Login"));
         frame.setDefaultCloseOperation(WindowConstants.DO_NOTHING_ON_CLOSE);
         frame.addWindowListener(new WindowAdapter() {
@@ -53,12 +61,12 @@ public final class LoginScreen {
         });
         login = Ui.button("Log In", () -> sim.onLogInClicked(this));
 
-        JPanel root = new JPanel(new BorderLayout());
         root.setBackground(Color.WHITE);
 
         JPanel header = new JPanel(new BorderLayout());
         header.setBackground(new Color(0xD8, 0x1E, 0x2C));
-        JLabel brand = new JLabel(sim.gateway ? "  IBKR Gateway" : "  Trader Workstation");
+        // TWS: a JLabel containing "Login" (IBC's TWS 1016+ poll for the in-frame second factor looks for one)
+        JLabel brand = new JLabel(sim.gateway ? "  IBKR Gateway" : "  Trader Workstation Login");
         brand.setForeground(Color.WHITE);
         brand.setFont(brand.getFont().deriveFont(Font.BOLD, 18f));
         brand.setPreferredSize(new Dimension(100, 46));
@@ -83,8 +91,8 @@ public final class LoginScreen {
             api.add(fix);
             api.add(ibApi);
             ibApi.setSelected(true);
-            Ui.onClick(fix, null);
-            Ui.onClick(ibApi, null);
+            Ui.onClick(fix, this::apiTypeChanged);
+            Ui.onClick(ibApi, this::apiTypeChanged);
             addRow(body, c, row++, new JLabel("API Type"), pair(fix, ibApi));
         }
         ButtonGroup tm = new ButtonGroup();
@@ -96,8 +104,13 @@ public final class LoginScreen {
         live.addItemListener(e -> modeChanged());
         addRow(body, c, row++, new JLabel("Trading Mode"), pair(live, paper));
 
-        addRow(body, c, row++, new JLabel("Username"), user);
-        addRow(body, c, row++, new JLabel("Password"), password);
+        creds.setOpaque(false);
+        c.gridx = 0;
+        c.gridy = row++;
+        c.gridwidth = 2;
+        body.add(creds, c);
+        c.gridwidth = 1;
+        buildCredentials();
 
         c.gridx = 1;
         c.gridy = row++;
@@ -155,6 +168,57 @@ public final class LoginScreen {
         c.gridx = 1;
         c.weightx = 1;
         body.add(field, c);
+    }
+
+    boolean fixSelected() { return gatewayProduct && fix.isSelected(); }
+
+    private final boolean gatewayProduct;
+
+    /**
+     * IB API: Username, Password. FIX CTCI: the FIX login area (FIX Username, FIX Password) first, then the optional
+     * IB API login for market data: so in DFS order 0..3 = FIX user, FIX password, API user, API password, the
+     * indexes IBC's setFields uses (gateway-ui.md §2.3). The FIX rows are removed, not hidden, in IB API mode: IBC's
+     * findTextField counts invisible fields too.
+     */
+    private void buildCredentials() {
+        creds.removeAll();
+        GridBagConstraints c = new GridBagConstraints();
+        c.insets = new Insets(5, 4, 5, 4);
+        c.fill = GridBagConstraints.HORIZONTAL;
+        int row = 0;
+        if (fixSelected()) {
+            addRow(creds, c, row++, new JLabel("FIX Username"), fixUser);
+            addRow(creds, c, row++, new JLabel("FIX Password"), fixPassword);
+            c.gridx = 0;
+            c.gridy = row++;
+            c.gridwidth = 2;
+            creds.add(new JLabel("Market data login (IB API, optional)"), c);
+            c.gridwidth = 1;
+        }
+        addRow(creds, c, row++, new JLabel("Username"), user);
+        addRow(creds, c, row, new JLabel("Password"), password);
+    }
+
+    void apiTypeChanged() {
+        buildCredentials();
+        creds.revalidate();
+        creds.repaint();
+        if (frame.isDisplayable()) frame.pack();
+    }
+
+    /** TWS 1016+: the frame itself becomes the second factor panel (gateway-ui.md §2.3). */
+    void morph(java.awt.Container panel) {
+        frame.setContentPane(panel);
+        frame.pack();
+        frame.setVisible(true);
+    }
+
+    /** The login form again (after a cancelled / failed in-frame second factor). */
+    void unmorph() {
+        if (frame.getContentPane() != root) {
+            frame.setContentPane(root);
+            frame.pack();
+        }
     }
 
     void modeChanged() {

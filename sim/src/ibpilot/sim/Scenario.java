@@ -34,7 +34,7 @@ public final class Scenario {
             "crash_at", "hang_at", "tip_of_the_day", "password_notice_days", "unknown_popup", "gateway_dialog",
             "connection_failed", "second_factor_timeout_s", "read_only_api", "trusted_ips", "localhost_only",
             "accept_incoming_buttons", "accept_incoming_title", "login_frame_delay_s", "tick_interval_ms",
-            "enable_activex", "comment"));
+            "enable_activex", "fix_user", "fix_password", "fix_port", "second_factor_in_frame", "comment"));
 
     private final Map<String, Object> m;
     public final String source;
@@ -74,16 +74,17 @@ public final class Scenario {
             if (!KNOWN.contains(k)) System.err.println("ibpilot-sim: warning: unknown scenario key '" + k + "' ignored");
         }
         for (String k : new String[] {"user", "password", "totp_secret", "trading_mode", "lock_and_exit",
-                "lock_exit_time", "paper_warning_api", "accept_incoming_title"}) {
+                "lock_exit_time", "paper_warning_api", "accept_incoming_title", "fix_user", "fix_password"}) {
             type(k, String.class);
         }
         for (String k : new String[] {"paper_warning", "existing_session", "self_login", "tip_of_the_day",
-                "connection_failed", "read_only_api", "localhost_only", "enable_activex"}) {
+                "connection_failed", "read_only_api", "localhost_only", "enable_activex", "second_factor_in_frame"}) {
             type(k, Boolean.class);
         }
         for (String k : new String[] {"push_approve_after_s", "api_port", "step_delay_ms", "connect_delay_s",
                 "lockout_attempts", "lockout_hang_s", "relogin_after_s", "kick_out_after_s", "auto_restart_in_s",
-                "password_notice_days", "second_factor_timeout_s", "login_frame_delay_s", "tick_interval_ms"}) {
+                "password_notice_days", "second_factor_timeout_s", "login_frame_delay_s", "tick_interval_ms",
+                "fix_port"}) {
             type(k, Number.class);
         }
         for (String k : new String[] {"devices", "trusted_ips", "accept_incoming_buttons"}) type(k, List.class);

@@ -33,9 +33,10 @@ async def login(ctx: Ctx, win: Window, event: str) -> None:
         ctx.log.info("login frame shown again after a refused login; the retry is due in %.0fs",
                      retry_at - time.monotonic())
         return
-    if not cfg.username or not cfg.password:
+    user, pw = (cfg.fix_username, cfg.fix_password) if cfg.fix else (cfg.username, cfg.password)
+    if not user or not pw:
         ctx.alert(Alert.LOGIN_FAILED, "no credentials configured: log in by hand through VNC",
-                  missing="user" if not cfg.username else "password")
+                  missing=("FIX " if cfg.fix else "") + ("user" if not user else "password"))
         return
     await submit_login(ctx, win)
 
@@ -47,9 +48,13 @@ async def submit_login(ctx: Ctx, win: Window) -> None:
         return
     st.busy = True
     try:
-        api = win.toggle("IB API") or win.toggle("TWS/API")
+        # the API type (gateway-ui.md §2.3): "FIX CTCI" for the FIX gateway, else "IB API" ("TWS/API")
+        api = win.toggle("FIX CTCI") if cfg.fix else win.toggle("IB API") or win.toggle("TWS/API")
         if api is not None and not api.selected:
             await ctx.click(win, api)
+        elif api is None and cfg.fix:
+            ctx.alert(Alert.LOGIN_FAILED, "FIX=yes but the login frame has no 'FIX CTCI' toggle", title=win.title)
+            return
         elif api is None and cfg.product == "gateway":
             ctx.log.warning("login frame has no 'IB API' toggle; going on")
         if win.label_containing("Trading Mode") is not None or cfg.product == "tws":
@@ -61,17 +66,24 @@ async def submit_login(ctx: Ctx, win: Window) -> None:
                 await ctx.click(win, toggle)
         fresh = await ctx.refresh(win) or win
         fields = fresh.text_fields()
-        if len(fields) < 2:
-            ctx.alert(Alert.LOGIN_FAILED, "cannot find the user name and password fields", title=win.title)
+        # FIX: 0/1 = the FIX login, 2/3 = the optional IB API (market data) login, as IBC's setFields
+        values = [(cfg.fix_username, cfg.fix_password)] if cfg.fix else []
+        if not cfg.fix or (cfg.username and cfg.password):
+            values.append((cfg.username, cfg.password))
+        if len(fields) < 2 * len(values):
+            ctx.alert(Alert.LOGIN_FAILED, "cannot find the user name and password fields", title=win.title,
+                      fields=len(fields))
             return
-        await ctx.set_text(fresh, fields[0], cfg.username)
-        await ctx.set_text(fresh, fields[1], cfg.password, secret=True)
+        for i, (user, pw) in enumerate(values):
+            await ctx.set_text(fresh, fields[2 * i], user)
+            await ctx.set_text(fresh, fields[2 * i + 1], pw, secret=True)
         button = first_button(fresh, LOGIN_BUTTONS)
         if button is None:
             ctx.alert(Alert.LOGIN_FAILED, "cannot find the Log In button", title=win.title)
             return
         st.submitted_at = time.monotonic()
-        ctx.log.info("login submitted: user=%s mode=%s button=%r", cfg.username, cfg.mode, button.text)
+        ctx.log.info("login submitted: user=%s mode=%s button=%r%s", cfg.fix_username if cfg.fix else cfg.username,
+                     cfg.mode, button.text, " api_type=FIX CTCI" if cfg.fix else "")
         await ctx.click(fresh, button)
         ctx.fire(Event.LOGIN_SUBMITTED)
     finally:

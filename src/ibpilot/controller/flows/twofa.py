@@ -20,6 +20,9 @@ async def second_factor(ctx: Ctx, win: Window, event: str) -> None:
         await _closed(ctx)
         return
     st = ctx.flow.tfa
+    if ctx.cfg.read_only_login:
+        await _read_only(ctx, win)
+        return
     if st.started is None:
         st.started = time.monotonic()
         ctx.fire(Event.SECOND_FACTOR)
@@ -36,9 +39,29 @@ async def second_factor(ctx: Ctx, win: Window, event: str) -> None:
         ctx.spawn(_progress(ctx), "2fa-progress")
 
 
+async def _read_only(ctx: Ctx, win: Window) -> None:
+    """READ_ONLY_LOGIN (IBC's ReadOnlyLogin, TWS): "Enter Read Only" instead of the second factor."""
+    st = ctx.flow.tfa
+    if st.read_only == win.handle:
+        return
+    button = first_button(win, ("Enter Read Only",))
+    if button is None:
+        if not st.read_only_alerted:
+            st.read_only_alerted = True
+            ctx.alert(Alert.TWOFA_FAILED, "READ_ONLY_LOGIN=yes but the second factor window has no 'Enter Read "
+                      "Only' button: finish the login by hand through VNC", title=win.title)
+        return
+    st.read_only = win.handle
+    ctx.log.info("READ_ONLY_LOGIN: entering read only (no second factor; this session cannot trade)")
+    await ctx.click(win, button)
+
+
 async def _closed(ctx: Ctx) -> None:
     s = ctx.cfg.s
     st = ctx.flow.tfa
+    if st.read_only is not None:
+        ctx.log.info("second factor window closed after 'Enter Read Only'")
+        return
     started = ctx.flow.login.submitted_at or time.monotonic()
     took = time.monotonic() - started
     ctx.log.info("second factor dialog closed %.0fs after Log In", took)
