@@ -1,0 +1,198 @@
+"""Fault -> /health 503 and fault -> READY again, for a killed JVM, a frozen JVM and a stalled API.
+
+One `ibpilot control` per fault kind (paper, warning shown, `HEALTH_PORT` set, **HEALTH_PROBE_INTERVAL=2,
+HEALTH_PROBE_TIMEOUT=2**), each run `--runs` times on the same controller:
+
+- `SIGKILL`: the Gateway JVM (pid from /health's `jvm_pid`) is killed; the fault time is taken just before
+  `os.kill`.
+- `SIGSTOP`: the JVM is frozen and **left frozen**: the controller has to find out by itself that the API no
+  longer answers and replace the JVM (it kills the stopped process group).
+- API stall: the simulator's `hang_at {"state": "logged_in", "kind": "api", "after_s": N}`: the API port stays
+  open and accepts connections, but nothing answers. Every JVM of that controller stalls N s after its login,
+  so each relaunch is the next run; the fault time is the simulator's `hang` event.
+
+Per run: fault -> the first `/health` answer 503 (polled every 20 ms, from outside), and fault -> the next
+`READY` line of the controller log (log time). Before each fault the benchmark waits for `/health` 200.
+Both are printed as ratios of a **cold start in the same run**: each controller's spawn -> first READY
+(median over the three controllers).
+
+    .venv/bin/python bench/faults.py [--runs 3] [--bound 420]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import Cleanup, Controller, kill_marked, log_epoch, median, time_bound
+
+from ibpilot.testing import Xvfb, free_port, wait_until
+
+PROBE_ENV = {"HEALTH_PROBE_INTERVAL": "2", "HEALTH_PROBE_TIMEOUT": "2"}
+SCENARIO: dict[str, Any] = {"step_delay_ms": 100}
+HANG_AFTER_S = 5.0  # API stall: this long after each login (READY and /health 200 come well before)
+READY_RX = r"READY mode=paper api_port=\d+"
+KINDS = ("SIGKILL", "SIGSTOP", "API stall")
+
+
+def health(port: int, timeout: float = 2.0) -> tuple[int, dict[str, Any]]:
+    """(status, JSON body) of GET /health; (0, {}) when it does not answer."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/health")
+        r = conn.getresponse()
+        body = r.read()
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = {}
+        return r.status, doc if isinstance(doc, dict) else {}
+    except OSError:
+        return 0, {}
+    finally:
+        conn.close()
+
+
+def wait_health(port: int, code: int, timeout: float, every: float = 0.02) -> float:
+    """Wall-clock time of the first /health answer `code`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if health(port)[0] == code:
+            return time.time()
+        time.sleep(every)
+    raise TimeoutError(f"/health did not answer {code} within {timeout:.0f}s")
+
+
+def ready_times(c: Controller) -> list[float]:
+    out = []
+    for line in c.log().splitlines():
+        if "READY mode=" in line and (t := log_epoch(line)) is not None:
+            out.append(t)
+    return out
+
+
+STEPS = (("API_DOWN", r"ALERT_API_DOWN"), ("hang", r"ALERT_HANG"), ("SIGKILL", r"with SIGKILL"),
+         ("relaunch", r"JVM start #"))
+
+
+def nth(times: Callable[[], list[float]], n: int, timeout: float, what: str) -> float:
+    """The n-th (from 0) of the times `times()` returns, once there are that many."""
+    found: list[float] = []
+
+    def enough() -> bool:
+        found[:] = times()
+        return len(found) > n
+
+    wait_until(enough, timeout, what, 0.02)
+    return found[n]
+
+
+def steps_after(c: Controller, t_fault: float) -> dict[str, float]:
+    """Seconds from the fault to the first log line of each step after it (steps that did not happen: absent)."""
+    out: dict[str, float] = {}
+    for line in c.log().splitlines():
+        t = log_epoch(line)
+        if t is None or t < t_fault:
+            continue
+        for name, rx in STEPS:
+            if name not in out and re.search(rx, line):
+                out[name] = t - t_fault
+    return out
+
+
+def session(kind: str, runs: int, tmp: Path, display: str, cleanup: Cleanup) -> dict[str, Any]:
+    scenario = dict(SCENARIO)
+    if kind == "API stall":
+        scenario["hang_at"] = {"state": "logged_in", "kind": "api", "after_s": HANG_AFTER_S}
+    hp = free_port()
+    c = Controller(tmp, display, scenario, HEALTH_PORT=str(hp), **PROBE_ENV)
+    c.start(cleanup)
+    first = log_epoch(c.wait_log(READY_RX, timeout=120))
+    assert first is not None
+    cold = first - c.t_start
+    to_503: list[float] = []
+    to_ready: list[float] = []
+    steps: list[dict[str, float]] = []
+    for i in range(runs):
+        t_ok = wait_health(hp, 200, 60)
+        if kind == "API stall":
+            t_fault = nth(lambda: [float(e["t"]) for e in c.events() if e.get("event") == "hang"], i,
+                          HANG_AFTER_S + 30, f"sim hang #{i + 1}")
+            if t_fault < t_ok:
+                print(f"  ({kind} run {i + 1}: the API stalled before /health said 200; run skipped)")
+                nth(lambda: ready_times(c), i + 1, 120, f"READY #{i + 2}")
+                continue
+        else:
+            pid = int(health(hp)[1]["jvm_pid"])
+            t_fault = time.time()
+            os.kill(pid, signal.SIGKILL if kind == "SIGKILL" else signal.SIGSTOP)
+        t_503 = wait_health(hp, 503, 60)
+        t_ready = nth(lambda: ready_times(c), i + 1, 120, f"READY #{i + 2} after {kind}")
+        to_503.append(t_503 - t_fault)
+        to_ready.append(t_ready - t_fault)
+        steps.append(steps_after(c, t_fault))
+    restarts = health(hp)[1].get("restarts", {})
+    code = c.stop()
+    if code != 0:
+        print(f"  ({kind}: controller exited with code {code} on SIGTERM)", file=sys.stderr)
+    return {"cold": cold, "to_503": to_503, "to_ready": to_ready, "restarts": restarts, "steps": steps}
+
+
+def run(runs: int = 3, bound_s: int = 420) -> dict[str, Any]:
+    res: dict[str, dict[str, Any]] = {}
+    with time_bound(bound_s, "faults"), \
+            tempfile.TemporaryDirectory(prefix="ibpilot-bench-faults-") as tmpdir, Cleanup() as cleanup:
+        tmp = Path(tmpdir)
+        cleanup.add(lambda: kill_marked(tmpdir))
+        xvfb = Xvfb()
+        display = xvfb.start()
+        cleanup.add(xvfb.stop)
+        for n, kind in enumerate(KINDS):
+            res[kind] = session(kind, runs, tmp / f"k{n}", display, cleanup)
+
+    cold = median([r["cold"] for r in res.values()])
+    print(f"faults: fault -> /health 503 and fault -> READY again, {runs} runs each, HEALTH_PROBE_INTERVAL=2 "
+          f"HEALTH_PROBE_TIMEOUT=2 (fast probes, for this bench only), seconds")
+    print(f"  baseline: cold start spawn -> READY, median of the 3 controllers: {cold:.2f} s  (runs "
+          + " ".join(f"{r['cold']:.2f}" for r in res.values()) + ")")
+    out: dict[str, Any] = {"cold_s": cold}
+    for kind, r in res.items():
+        a, b = median(r["to_503"]), median(r["to_ready"])
+        print(f"  {kind:<10} -> 503   median {a:5.2f}  (x{a / cold:.2f} of cold start)  runs "
+              + " ".join(f"{x:5.2f}" for x in r["to_503"]))
+        print(f"  {kind:<10} -> READY median {b:5.2f}  (x{b / cold:.2f} of cold start)  runs "
+              + " ".join(f"{x:5.2f}" for x in r["to_ready"]) + f"   restarts by cause: {r['restarts']}")
+        seen = [(name, median([st[name] for st in r["steps"] if name in st])) for name, _ in STEPS]
+        print(f"  {'':<10}    controller log after the fault (median s): "
+              + ", ".join(f"{name} {t:.2f}" for name, t in seen if t == t))
+        key = {"SIGKILL": "sigkill", "SIGSTOP": "sigstop"}.get(kind, "stall")
+        out[f"{key}_503_s"], out[f"{key}_ready_s"] = a, b
+    if HANG_AFTER_S:
+        print(f"  (API stall: hang_at logged_in + {HANG_AFTER_S:.0f} s in every JVM; fault time = the sim's "
+              "`hang` event)")
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3, help="faults of each kind (default 3)")
+    ap.add_argument("--bound", type=int, default=420, help="overall time bound in seconds (default 420)")
+    a = ap.parse_args()
+    run(a.runs, a.bound)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
