@@ -17,7 +17,7 @@ Per run: fault -> the first `/health` answer 503 (polled every 20 ms, from outsi
 declared the hang (ALERT_HANG), SIGKILLed the JVM, and relaunched it. Both figures are printed as ratios of a
 **cold start in the same run**: the median spawn -> first READY of the same controllers.
 
-    .venv/bin/python bench/faults.py [--runs 3] [--bound 420]
+    .venv/bin/python bench/faults.py [--runs 3] [--bound 480]
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ PROBE_ENV = {"HEALTH_PROBE_INTERVAL": "2", "HEALTH_PROBE_TIMEOUT": "2"}
 SCENARIO: dict[str, Any] = {"step_delay_ms": 100}
 HANG_AFTER_S = 5.0  # API stall: this long after each login (READY and /health 200 come well before)
 READY_RX = r"READY mode=paper api_port=\d+"
+RECOVER_BOUND_S = 90.0  # fault -> READY again beyond this: counted as stuck, logs kept, the bench goes on
 KINDS = ("SIGKILL", "SIGSTOP", "API stall")
 
 
@@ -138,7 +139,16 @@ def session(kind: str, tmp: Path, display: str, cleanup: Cleanup) -> dict[str, A
         t_fault = time.time()
         os.kill(pid, signal.SIGKILL if kind == "SIGKILL" else signal.SIGSTOP)
     t_503 = wait_health(hp, 503, 60)
-    t_ready = nth(lambda: ready_times(c), 1, 120, f"READY again after {kind}")
+    try:
+        t_ready = nth(lambda: ready_times(c), 1, RECOVER_BOUND_S, f"READY again after {kind}")
+    except TimeoutError:
+        keep = Path(tempfile.mkdtemp(prefix="ibpilot-bench-faults-stuck-"))
+        for f in [*tmp.glob("*.log"), *tmp.glob("*.jsonl"), *tmp.glob("run/*.log")]:
+            shutil.copy(f, keep / f.name)
+        print(f"  ({kind}: no READY within {RECOVER_BOUND_S:.0f} s of the fault; logs kept in {keep})")
+        out.update(to_503=t_503 - t_fault, stuck=True, steps=steps_after(c, t_fault))
+        c.kill()
+        return out
     out.update(to_503=t_503 - t_fault, to_ready=t_ready - t_fault, steps=steps_after(c, t_fault),
                restarts=health(hp)[1].get("restarts", {}))
     code = c.stop()
@@ -147,7 +157,7 @@ def session(kind: str, tmp: Path, display: str, cleanup: Cleanup) -> dict[str, A
     return out
 
 
-def run(runs: int = 3, bound_s: int = 420) -> dict[str, Any]:
+def run(runs: int = 3, bound_s: int = 480) -> dict[str, Any]:
     res: dict[str, list[dict[str, Any]]] = {k: [] for k in KINDS}
     with time_bound(bound_s, "faults"), \
             tempfile.TemporaryDirectory(prefix="ibpilot-bench-faults-") as tmpdir, Cleanup() as cleanup:
@@ -176,18 +186,20 @@ def run(runs: int = 3, bound_s: int = 420) -> dict[str, Any]:
           f"max {max(colds):.2f} s")
     out: dict[str, Any] = {"cold_s": cold}
     for kind, rs in res.items():
-        done = [r for r in rs if "to_503" in r]
-        a, b = median([r["to_503"] for r in done]), median([r["to_ready"] for r in done])
+        done = [r for r in rs if "to_ready" in r]
+        stuck = sum(1 for r in rs if r.get("stuck"))
+        a, b = median([r["to_503"] for r in rs if "to_503" in r]), median([r["to_ready"] for r in done])
         print(f"  {kind:<10} -> 503   median {a:5.2f}  (x{a / cold:.2f} of cold start)  runs "
               + " ".join(f"{r['to_503']:5.2f}" for r in done))
         print(f"  {kind:<10} -> READY median {b:5.2f}  (x{b / cold:.2f} of cold start)  runs "
               + " ".join(f"{r['to_ready']:5.2f}" for r in done)
-              + f"   restarts by cause: {done[-1]['restarts'] if done else '-'}")
-        seen = [(name, median([r["steps"][name] for r in done if name in r["steps"]])) for name, _ in STEPS]
+              + f"   restarts by cause: {done[-1]['restarts'] if done else '-'}"
+              + (f"; NO READY within {RECOVER_BOUND_S:.0f} s in {stuck} run(s)" if stuck else ""))
+        seen = [(name, median([r["steps"][name] for r in rs if name in r.get("steps", {})])) for name, _ in STEPS]
         print(f"  {'':<10}    controller log after the fault (median s): "
               + ", ".join(f"{name} {t:.2f}" for name, t in seen if t == t))
         key = {"SIGKILL": "sigkill", "SIGSTOP": "sigstop"}.get(kind, "stall")
-        out[f"{key}_503_s"], out[f"{key}_ready_s"] = a, b
+        out[f"{key}_503_s"], out[f"{key}_ready_s"], out[f"{key}_stuck"] = a, b, stuck
     print(f"  (API stall: hang_at logged_in + {HANG_AFTER_S:.0f} s; fault time = the sim's `hang` event. SIGSTOP: "
           "the JVM stays stopped until the controller kills it)")
     return out
@@ -196,7 +208,7 @@ def run(runs: int = 3, bound_s: int = 420) -> dict[str, Any]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3, help="faults of each kind (default 3)")
-    ap.add_argument("--bound", type=int, default=420, help="overall time bound in seconds (default 420)")
+    ap.add_argument("--bound", type=int, default=480, help="overall time bound in seconds (default 480)")
     a = ap.parse_args()
     run(a.runs, a.bound)
     return 0

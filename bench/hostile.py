@@ -6,8 +6,8 @@ Three phases, one after the other, each against **both** servers at once:
 1. idle flood: `--conns` (1,000) connections to each server, opened concurrently and held, sending nothing.
 2. long lines: `--long` connections to each server, each sending a 1 MB line (command server: 1 MB of `A` then
    `\\n`; health server: alternately a 1 MB request line and a 1 MB header), then reading the answer.
-3. slow readers: `--slow` connections to each server that send pipelined requests (`STATUS\\n` x 5,000;
-   `GET /metrics` x 500) and never read a byte of the answers.
+3. slow readers: `--slow` connections to each server that send pipelined requests (`STATUS\\n` x 10,000;
+   `GET /metrics` x 500) and never read a byte of the answers (receive buffer pinned at 4 KB).
 
 Throughout, a separate thread sends a good `STATUS` (fresh connection) and `GET /health` every 0.25 s and records
 whether and how fast they answered; the controller's `VmRSS` (/proc/<pid>/status) is sampled every 20 ms. Printed:
@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import re
 import socket
 import sys
 import tempfile
@@ -43,7 +44,8 @@ from ibpilot.testing import Xvfb, free_port
 MB = 1 << 20
 CONNECT_TIMEOUT_S = 5.0
 IDLE_HOLD_S = 6.0
-SLOW_HOLD_S = 12.0  # longer than both servers' write timeouts (10 s)
+SLOW_HOLD_S = 15.0  # longer than both servers' write timeouts (10 s)
+SLOW_STATUS = 10_000  # pipelined STATUS per slow reader: its replies (~MBs) outgrow the socket buffers
 CHECK_EVERY_S = 0.25
 CHECK_TIMEOUT_S = 5.0
 
@@ -56,6 +58,30 @@ def vm_rss_kb(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def server_conns(port: int) -> int:
+    """Established TCP sockets whose local port is `port` (the server's side of its connections, loopback)."""
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 3 and f[3] == "01" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                n += 1
+    return n
+
+
+def log_kinds(log: str, top: int = 3) -> list[tuple[int, str]]:
+    """The most frequent controller log lines, digits and quoted text blanked, with their counts."""
+    counts: dict[str, int] = {}
+    for line in log.splitlines():
+        key = re.sub(r"\d+", "N", line[25:])[:90]
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(((n, k) for k, n in counts.items()), reverse=True)[:top]
 
 
 # ------------------------------------------------------------------------------------------- observers
@@ -77,6 +103,7 @@ class Watch:
     phase: str = "before"
     probes: list[Probe] = field(default_factory=list)
     rss: list[tuple[float, str, int]] = field(default_factory=list)
+    conns: list[tuple[str, int, int]] = field(default_factory=list)  # phase, command server, health server
     stop: threading.Event = field(default_factory=threading.Event)
 
     def status(self) -> Probe:
@@ -119,9 +146,13 @@ class Watch:
             self.probes.append(self.health())
 
     def rss_loop(self) -> None:
+        n = 0
         while not self.stop.wait(0.02):
             if (kb := vm_rss_kb(self.pid)) is not None:
                 self.rss.append((time.time(), self.phase, kb))
+            n += 1
+            if n % 10 == 0:
+                self.conns.append((self.phase, server_conns(self.cmd_port), server_conns(self.health_port)))
 
 
 # ------------------------------------------------------------------------------------------- hostile clients
@@ -137,13 +168,21 @@ class Tally:
         self.answers[key] = self.answers.get(key, 0) + 1
 
 
-async def _connect(port: int, tally: Tally) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+async def _connect(port: int, tally: Tally, rcvbuf: int = 0) -> tuple[asyncio.StreamReader,
+                                                                     asyncio.StreamWriter] | None:
+    """A connection; `rcvbuf` > 0 pins a small receive buffer (no autotuning: the server's replies back up)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    if rcvbuf:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_S):
-            rw = await asyncio.open_connection("127.0.0.1", port, limit=MB)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+            rw = await asyncio.open_connection(sock=sock, limit=MB)
         tally.opened += 1
         return rw
     except (OSError, TimeoutError):
+        sock.close()
         tally.failed += 1
         return None
 
@@ -189,15 +228,13 @@ async def long_line_client(port: int, payload: bytes, tally: Tally) -> None:
 
 
 async def slow_reader(port: int, payload: bytes, hold: float, tally: Tally) -> None:
-    rw = await _connect(port, tally)
+    rw = await _connect(port, tally, rcvbuf=4096)
     if rw is None:
         return
     _, w = rw
     try:
         w.write(payload)  # never drained from our side beyond the socket buffers; never read
-        await asyncio.sleep(hold)
-        if w.transport.is_closing():
-            tally.closed_by_server += 1
+        await asyncio.sleep(hold)  # whether the server dropped us shows in its server-side socket count
     finally:
         _abort(w)
 
@@ -254,8 +291,8 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
         phase("long lines", lambda: [long_line_client(cp, b"A" * MB + b"\n", tallies["long lines|command"])
                                      for _ in range(long)]
               + [long_line_client(hp, http_long(i), tallies["long lines|health"]) for i in range(long)], 30)
-        phase("slow readers", lambda: [slow_reader(cp, b"STATUS\n" * 5000, SLOW_HOLD_S, tallies["slow readers|command"])
-                                       for _ in range(slow)]
+        phase("slow readers", lambda: [slow_reader(cp, b"STATUS\n" * SLOW_STATUS, SLOW_HOLD_S,
+                                                   tallies["slow readers|command"]) for _ in range(slow)]
               + [slow_reader(hp, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 500, SLOW_HOLD_S,
                              tallies["slow readers|health"]) for _ in range(slow)],
               SLOW_HOLD_S + CONNECT_TIMEOUT_S + 10)
@@ -278,11 +315,17 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
     for name in phases:
         rs = [kb for _, ph, kb in watch.rss if ph == name]
         print(f"  {name} ({took.get(name, float('nan')):.1f} s): peak RSS {max(rs, default=0) / 1024:.1f} MB")
+        cs = [(a, b) for ph, a, b in watch.conns if ph == name]
+        mc, mh = max((a for a, _ in cs), default=0), max((b for _, b in cs), default=0)
+        print(f"    server-side open connections (sampled every 0.2 s), max: command {mc}, health {mh}; "
+              f"at the phase's last sample: "
+              f"command {cs[-1][0] if cs else 0}, health {cs[-1][1] if cs else 0}")
         for srv in ("command", "health"):
             tl = tallies[f"{name}|{srv}"]
             ans = ", ".join(f"{k!r} x{v}" for k, v in sorted(tl.answers.items())) or "-"
+            held = "-" if name == "slow readers" else str(tl.closed_by_server)
             print(f"    {srv:<7} server: opened {tl.opened}, connect failed {tl.failed}, closed by the server while "
-                  f"held {tl.closed_by_server}; answers: {ans}")
+                  f"held {held}; answers: {ans}")
     good: dict[str, Any] = {}
     for what in ("STATUS", "/health"):
         for name in ("before", *phases, "after"):
@@ -298,12 +341,15 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
     print(f"  controller state on every answer: {', '.join(states) or 'none'}; READY lines in its log: "
           f"{ready_lines} (1 = never left READY); exit code on SIGTERM {code}")
     warnings = sum(1 for ln in log.splitlines() if " WARNING " in ln)
-    print(f"  controller log: {len(log.splitlines())} lines, {warnings} warnings")
+    print(f"  controller log: {len(log.splitlines())} lines, {warnings} warnings; most frequent:")
+    for n, k in log_kinds(log):
+        print(f"    {n:6d} x {k}")
     ok_storm = {w: sum(good.get(f"{w}|{p}", (0, 0))[0] for p in phases) for w in ("STATUS", "/health")}
     n_storm = {w: sum(good.get(f"{w}|{p}", (0, 0))[1] for p in phases) for w in ("STATUS", "/health")}
     return {"rss_before_mb": rss_before / 1024, "rss_peak_mb": peak / 1024, "rss_after_mb": rss_after / 1024,
             "status_ok": ok_storm["STATUS"], "status_n": n_storm["STATUS"],
             "health_ok": ok_storm["/health"], "health_n": n_storm["/health"],
+            "per_phase": {w: {p: good.get(f"{w}|{p}", (0, 0)) for p in phases} for w in ("STATUS", "/health")},
             "states": states, "ready_lines": ready_lines, "peak_t": peak_t,
             "health_p90_ms": pct([p.seconds for p in watch.probes if p.ok and p.what == "/health"
                                   and p.phase in phases], 90) * 1000}

@@ -20,12 +20,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import api_throughput
 import cold_start
+import faults
+import hostile
 import reaction_latency
+import readiness
 
 BENCHMARKS: list[tuple[str, Callable[[], dict[str, Any]]]] = [
     ("reaction_latency", reaction_latency.run),
     ("cold_start", cold_start.run),
     ("api_throughput", api_throughput.run),
+    ("readiness", readiness.run),
+    ("faults", faults.run),
+    ("hostile", hostile.run),
 ]
 
 
@@ -76,6 +82,36 @@ def main() -> int:
             ("ib_async connect through socat", f"{r['connect_socat_ms']:.1f} ms",
              f"x{r['connect_socat_ms'] / r['connect_direct_ms']:.2f} of direct ({r['connect_direct_ms']:.1f} ms)"),
         ]
+    if r := results.get("readiness"):
+        rows += [
+            (f"readiness: cold start -> READY, {r['runs']} runs, p50 / p90 / max",
+             f"{r['p50_s']:.2f} / {r['p90_s']:.2f} / {r['max_s']:.2f} s",
+             f"p90/p50 x{r['p90_over_p50']:.2f} (<= 1.2); p50 x{r['ratio_self_login']:.2f} of sim self-login "
+             f"({r['self_login_s']:.2f} s)"),
+            ("readiness: READY - paper warning accepted, p50 / max",
+             f"{r['gap_p50_s']:.2f} / {r['gap_max_s']:.2f} s",
+             f"runs with READY > 1 s after the warning: {r['late_runs']} of {r['runs']}"),
+        ]
+    if r := results.get("faults"):
+        for key, label in (("sigkill", "JVM SIGKILL"), ("sigstop", "JVM SIGSTOP"), ("stall", "API stall")):
+            rows.append((f"fault ({label}) -> /health 503 / -> READY again",
+                         f"{r[f'{key}_503_s']:.2f} / {r[f'{key}_ready_s']:.2f} s",
+                         f"x{r[f'{key}_503_s'] / r['cold_s']:.2f} / x{r[f'{key}_ready_s'] / r['cold_s']:.2f} of cold "
+                         f"start ({r['cold_s']:.2f} s); probes every 2 s, 2 s timeout"
+                         + (f"; STUCK (no READY) in {r[f'{key}_stuck']} run(s)" if r[f"{key}_stuck"] else "")))
+    if r := results.get("hostile"):
+        rows += [
+            ("hostile clients: controller RSS before / peak / after",
+             f"{r['rss_before_mb']:.1f} / {r['rss_peak_mb']:.1f} / {r['rss_after_mb']:.1f} MB",
+             f"after x{r['rss_after_mb'] / r['rss_before_mb']:.2f} of before; states seen: "
+             f"{','.join(r['states'])}; READY lines {r['ready_lines']}"),
+        ]
+        for what in ("STATUS", "/health"):
+            pp = r["per_phase"][what]
+            rows.append((f"hostile clients: good {what} answered (idle/1MB/slow)",
+                         " ".join(f"{a}/{b}" for a, b in pp.values()),
+                         "during each phase" + (f"; /health p90 {r['health_p90_ms']:.1f} ms" if what != "STATUS"
+                                                else "")))
     w0 = max((len(a) for a, _, _ in rows), default=10)
     w1 = max((len(b) for _, b, _ in rows), default=10)
     print("summary")
