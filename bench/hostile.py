@@ -15,7 +15,7 @@ RSS before, peak (and in which phase), after (all hostile connections closed, `-
 good requests answered; the controller's state on every answered /health, and its READY count in the log (1
 means it never left READY). Every connection has a time bound; everything is closed and killed at the end.
 
-    .venv/bin/python bench/hostile.py [--conns 1000] [--long 20] [--slow 100] [--bound 240]
+    .venv/bin/python bench/hostile.py [--conns 1000] [--long 20] [--slow 100] [--rounds 2] [--bound 300]
 """
 
 from __future__ import annotations
@@ -251,7 +251,8 @@ def http_long(i: int) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------- run
-def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0, bound_s: int = 240) -> dict[str, Any]:
+def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0, rounds: int = 2,
+        bound_s: int = 300) -> dict[str, Any]:
     phases = ("idle flood", "long lines", "slow readers")
     tallies = {f"{p}|{srv}": Tally() for p in phases for srv in ("command", "health")}
     with time_bound(bound_s, "hostile"), \
@@ -283,21 +284,24 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
             watch.phase = name
             t0 = time.monotonic()
             asyncio.run(storm_phase(make(), bound))
-            took[name] = time.monotonic() - t0
+            took[name] = took.get(name, 0.0) + time.monotonic() - t0
 
-        phase("idle flood", lambda: [idle_client(port, IDLE_HOLD_S, tallies[f"idle flood|{srv}"])
-                                     for port, srv in ((cp, "command"), (hp, "health")) for _ in range(conns)],
-              IDLE_HOLD_S + CONNECT_TIMEOUT_S + 10)
-        phase("long lines", lambda: [long_line_client(cp, b"A" * MB + b"\n", tallies["long lines|command"])
-                                     for _ in range(long)]
-              + [long_line_client(hp, http_long(i), tallies["long lines|health"]) for i in range(long)], 30)
-        phase("slow readers", lambda: [slow_reader(cp, b"STATUS\n" * SLOW_STATUS, SLOW_HOLD_S,
-                                                   tallies["slow readers|command"]) for _ in range(slow)]
-              + [slow_reader(hp, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 500, SLOW_HOLD_S,
-                             tallies["slow readers|health"]) for _ in range(slow)],
-              SLOW_HOLD_S + CONNECT_TIMEOUT_S + 10)
-        watch.phase = "after"
-        time.sleep(settle)
+        rss_rounds: list[int] = []
+        for _ in range(rounds):
+            phase("idle flood", lambda: [idle_client(port, IDLE_HOLD_S, tallies[f"idle flood|{srv}"])
+                                         for port, srv in ((cp, "command"), (hp, "health")) for _ in range(conns)],
+                  IDLE_HOLD_S + CONNECT_TIMEOUT_S + 10)
+            phase("long lines", lambda: [long_line_client(cp, b"A" * MB + b"\n", tallies["long lines|command"])
+                                         for _ in range(long)]
+                  + [long_line_client(hp, http_long(i), tallies["long lines|health"]) for i in range(long)], 30)
+            phase("slow readers", lambda: [slow_reader(cp, b"STATUS\n" * SLOW_STATUS, SLOW_HOLD_S,
+                                                       tallies["slow readers|command"]) for _ in range(slow)]
+                  + [slow_reader(hp, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 500, SLOW_HOLD_S,
+                                 tallies["slow readers|health"]) for _ in range(slow)],
+                  SLOW_HOLD_S + CONNECT_TIMEOUT_S + 10)
+            watch.phase = "after"
+            time.sleep(settle)
+            rss_rounds.append(vm_rss_kb(pid) or 0)
         watch.stop.set()
         for t in threads:
             t.join(CHECK_TIMEOUT_S * 2 + 1)
@@ -312,6 +316,8 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
     print(f"  controller RSS (VmRSS): before {rss_before / 1024:.1f} MB, peak {peak / 1024:.1f} MB "
           f"(during {peak_phase}), after {rss_after / 1024:.1f} MB ({settle:.0f} s after the last hostile "
           f"connection closed); after / before x{rss_after / rss_before:.2f}")
+    print(f"  RSS after each round of the three phases ({rounds} rounds; growth only in the first = allocator "
+          f"high-water mark, growth in every round = a leak): " + ", ".join(f"{kb / 1024:.1f} MB" for kb in rss_rounds))
     for name in phases:
         rs = [kb for _, ph, kb in watch.rss if ph == name]
         print(f"  {name} ({took.get(name, float('nan')):.1f} s): peak RSS {max(rs, default=0) / 1024:.1f} MB")
@@ -346,7 +352,8 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
         print(f"    {n:6d} x {k}")
     ok_storm = {w: sum(good.get(f"{w}|{p}", (0, 0))[0] for p in phases) for w in ("STATUS", "/health")}
     n_storm = {w: sum(good.get(f"{w}|{p}", (0, 0))[1] for p in phases) for w in ("STATUS", "/health")}
-    return {"rss_before_mb": rss_before / 1024, "rss_peak_mb": peak / 1024, "rss_after_mb": rss_after / 1024,
+    return {"rss_before_mb": rss_before / 1024, "rss_rounds_mb": [kb / 1024 for kb in rss_rounds],
+            "rss_peak_mb": peak / 1024, "rss_after_mb": rss_after / 1024,
             "status_ok": ok_storm["STATUS"], "status_n": n_storm["STATUS"],
             "health_ok": ok_storm["/health"], "health_n": n_storm["/health"],
             "per_phase": {w: {p: good.get(f"{w}|{p}", (0, 0)) for p in phases} for w in ("STATUS", "/health")},
@@ -361,9 +368,10 @@ def main() -> int:
     ap.add_argument("--long", type=int, default=20, help="1 MB lines to each server (default 20)")
     ap.add_argument("--slow", type=int, default=100, help="slow readers on each server (default 100)")
     ap.add_argument("--settle", type=float, default=5.0, help="seconds after the storm before RSS 'after'")
-    ap.add_argument("--bound", type=int, default=240, help="overall time bound in seconds (default 240)")
+    ap.add_argument("--rounds", type=int, default=2, help="rounds of the three phases (default 2)")
+    ap.add_argument("--bound", type=int, default=300, help="overall time bound in seconds (default 300)")
     a = ap.parse_args()
-    run(a.conns, a.long, a.slow, a.settle, a.bound)
+    run(a.conns, a.long, a.slow, a.settle, a.rounds, a.bound)
     return 0
 
 
