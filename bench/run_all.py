@@ -87,7 +87,7 @@ def main() -> int:
             (f"readiness: cold start -> READY, {r['runs']} runs, p50 / p90 / max",
              f"{r['p50_s']:.2f} / {r['p90_s']:.2f} / {r['max_s']:.2f} s",
              f"p90/p50 x{r['p90_over_p50']:.2f} (<= 1.2); p50 x{r['ratio_self_login']:.2f} of sim self-login "
-             f"({r['self_login_s']:.2f} s)"),
+             f"({r['self_login_s']:.2f} s, its p90/p50 x{r.get('self_login_p90_over_p50', float('nan')):.2f})"),
             ("readiness: READY - paper warning accepted, p50 / max",
              f"{r['gap_p50_s']:.2f} / {r['gap_max_s']:.2f} s",
              f"runs with READY > 1 s after the warning: {r['late_runs']} of {r['runs']}"),
