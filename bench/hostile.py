@@ -4,8 +4,8 @@ One `ibpilot control` (paper, READY, `HEALTH_PORT` and `COMMAND_SERVER_PORT` on 
 Three phases, one after the other, each against **both** servers at once:
 
 1. idle flood: `--conns` (1,000) connections to each server, opened concurrently and held, sending nothing.
-2. long lines: `--long` connections to each server, each sending a 1 MB line (command server: 1 MB of `A` then
-   `\\n`; health server: alternately a 1 MB request line and a 1 MB header), then reading the answer.
+2. long lines: waves of `--long` connections to each server for 4 s, each sending a 1 MB line (command server:
+   1 MB of `A` then `\\n`; health server: alternately a 1 MB request line and a 1 MB header), then reading the answer.
 3. slow readers: `--slow` connections to each server that send pipelined requests (`STATUS\\n` x 10,000;
    `GET /metrics` x 500) and never read a byte of the answers (receive buffer pinned at 4 KB).
 
@@ -46,6 +46,8 @@ CONNECT_TIMEOUT_S = 5.0
 IDLE_HOLD_S = 6.0
 SLOW_HOLD_S = 15.0  # longer than both servers' write timeouts (10 s)
 SLOW_STATUS = 10_000  # pipelined STATUS per slow reader: its replies (~MBs) outgrow the socket buffers
+PHASE_GAP_S = 2.0
+LONG_PHASE_S = 4.0  # 1 MB lines come in waves of --long per server until this long has passed
 CHECK_EVERY_S = 0.25
 CHECK_TIMEOUT_S = 5.0
 
@@ -244,6 +246,15 @@ async def storm_phase(clients: list[Any], bound: float) -> None:
         await asyncio.gather(*clients)
 
 
+async def waves(make: Any, min_s: float = 0.0, max_waves: int = 50) -> None:
+    """Waves of clients (`make()` -> coroutines), one after the other, until `min_s` (LONG_PHASE_S) has passed."""
+    t0 = time.monotonic()
+    for _ in range(max_waves):
+        await asyncio.gather(*make())
+        if time.monotonic() - t0 >= (min_s or LONG_PHASE_S):
+            break
+
+
 def http_long(i: int) -> bytes:
     if i % 2:
         return b"GET /" + b"a" * MB + b" HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -281,6 +292,8 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
         took: dict[str, float] = {}
 
         def phase(name: str, make: Any, bound: float) -> None:
+            watch.phase = "between"  # the previous phase's connections wind down (servers linger up to 1 s)
+            time.sleep(PHASE_GAP_S)
             watch.phase = name
             t0 = time.monotonic()
             asyncio.run(storm_phase(make(), bound))
@@ -291,9 +304,11 @@ def run(conns: int = 1000, long: int = 20, slow: int = 100, settle: float = 5.0,
             phase("idle flood", lambda: [idle_client(port, IDLE_HOLD_S, tallies[f"idle flood|{srv}"])
                                          for port, srv in ((cp, "command"), (hp, "health")) for _ in range(conns)],
                   IDLE_HOLD_S + CONNECT_TIMEOUT_S + 10)
-            phase("long lines", lambda: [long_line_client(cp, b"A" * MB + b"\n", tallies["long lines|command"])
-                                         for _ in range(long)]
-                  + [long_line_client(hp, http_long(i), tallies["long lines|health"]) for i in range(long)], 30)
+            phase("long lines", lambda: [waves(lambda: [long_line_client(cp, b"A" * MB + b"\n",
+                                                                         tallies["long lines|command"])
+                                                        for _ in range(long)]
+                                               + [long_line_client(hp, http_long(i), tallies["long lines|health"])
+                                                  for i in range(long)])], LONG_PHASE_S + 30)
             phase("slow readers", lambda: [slow_reader(cp, b"STATUS\n" * SLOW_STATUS, SLOW_HOLD_S,
                                                        tallies["slow readers|command"]) for _ in range(slow)]
                   + [slow_reader(hp, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n" * 500, SLOW_HOLD_S,
