@@ -82,10 +82,14 @@ def baseline_run(tmp: Path, display: str, cleanup: Cleanup) -> dict[str, float]:
     }
 
 
-def controller_run(tmp: Path, display: str, cleanup: Cleanup) -> dict[str, float]:
+def controller_run(tmp: Path, display: str, cleanup: Cleanup, ready_timeout: float = 120) -> dict[str, float]:
     c = Controller(tmp, display, dict(SCENARIO))
     c.start(cleanup)
-    line = c.wait_log(r"READY mode=paper api_port=\d+", timeout=120)
+    try:
+        line = c.wait_log(r"READY mode=paper api_port=\d+", timeout=ready_timeout)
+    except RuntimeError:
+        c.kill()
+        raise
     assert c.proc is not None
     ctl_hwm = vm_hwm_kb(c.proc.pid)
     jvm = c.jvm_pid()

@@ -90,7 +90,8 @@ def main() -> int:
              f"({r['self_login_s']:.2f} s, its p90/p50 x{r.get('self_login_p90_over_p50', float('nan')):.2f})"),
             ("readiness: READY - paper warning accepted, p50 / max",
              f"{r['gap_p50_s']:.2f} / {r['gap_max_s']:.2f} s",
-             f"runs with READY > 1 s after the warning: {r['late_runs']} of {r['runs']}"),
+             f"runs with READY > 1 s after the warning: {r['late_runs']} of {r['runs']}"
+             + (f" ({r['stuck']} never READY)" if r.get("stuck") else "")),
         ]
     if r := results.get("faults"):
         for key, label in (("sigkill", "JVM SIGKILL"), ("sigstop", "JVM SIGSTOP"), ("stall", "API stall")):
