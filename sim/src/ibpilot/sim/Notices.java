@@ -275,7 +275,7 @@ final class Notices {
      * The configuration dialog stays open until the question is answered; {@code then} gets true for "Yes".
      */
     static void confirmApiPort(Sim sim, java.util.function.Consumer<Boolean> then) {
-        Dialogs.Win w = Dialogs.window(sim, false, "Trader Workstation Configuration", true,
+        Dialogs.Win w = Dialogs.window(sim, false, "Trader Workstation", true,
                 Dialogs.label("<html>The API socket port has changed. Do you want to<br>"
                         + "apply the new socket port setting? Connected API clients will be disconnected.</html>"),
                 new String[] {"Yes", "No"}, false);
