@@ -260,13 +260,6 @@ def _bind_address(c: _Converter, e: Entry, value: str) -> None:
                  "(beyond loopback it needs COMMAND_SERVER_TOKEN or CONTROL_FROM)", "warning")
 
 
-def _nse(c: _Converter, e: Entry, value: str) -> None:
-    if value.strip().lower() in {"no", "false"}:
-        c.remark(e, "ibpilot always dismisses the NSE Compliance notice; `no` cannot be kept", "warning")
-    else:
-        c.remark(e, f"not converted: {IBC_KEYS['DismissNSEComplianceNotice'].reason}")
-
-
 def _trading_mode(c: _Converter, e: Entry, value: str) -> None:
     mode = value.strip().lower()
     if value and mode not in {"live", "paper"}:
@@ -282,7 +275,6 @@ _SPECIAL: dict[str, Callable[[_Converter, Entry, str], None]] = {
     "ReadOnlyApi": _read_only_api,
     "SaveTwsSettingsAt": _save_settings,
     "BindAddress": _bind_address,
-    "DismissNSEComplianceNotice": _nse,
     "TradingMode": _trading_mode,
 }
 

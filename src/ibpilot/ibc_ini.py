@@ -65,16 +65,13 @@ IBC_KEYS: dict[str, IbcKey] = {
         "BypassCalledBondWarning", "BypassSameActionPairTradeWarning", "BypassPriceBasedVolatilityRiskWarning",
         "BypassUSStocksMarketDataInSharesWarning", "BypassRedirectOrderWarning",
         "BypassNoOverfillProtectionPrecaution")},
-    "AcceptBidAskLastSizeDisplayUpdateNotification": IbcKey(
-        "str", "ignore", "not configurable yet: ibpilot always clicks \"I understand - display market data\" "
-        "on that notice (IBC's `defer`)"),
+    "AcceptBidAskLastSizeDisplayUpdateNotification": IbcKey("str", "ignore"),
     "SendMarketDataInLotsForUSstocks": IbcKey(reason="not supported yet: ibpilot leaves the \"Send market data "
                                               "in lots\" checkbox as it is"),
     "TrustedTwsApiClientIPs": IbcKey(),
     "ResetOrderIdsAtStart": IbcKey("bool", "no", "not supported yet: ibpilot never clicks \"Reset API order ID "
                                    "sequence\""),
-    "ConfirmOrderIdReset": IbcKey(reason="not supported yet (TWS only): a DIALOG_RULES rule can answer the "
-                                  "\"reset API order ID sequence?\" question"),
+    "ConfirmOrderIdReset": IbcKey(),
     # Auto logoff, restart and shutdown
     "AutoLogoffTime": IbcKey(),
     "AutoRestartTime": IbcKey(),
@@ -84,12 +81,10 @@ IBC_KEYS: dict[str, IbcKey] = {
     "AcceptIncomingConnectionAction": IbcKey("str", "manual"),
     "AllowBlindTrading": IbcKey("bool", "no"),
     "SaveTwsSettingsAt": IbcKey(),
-    "ConfirmCryptoCurrencyOrders": IbcKey("str", "manual", "not supported yet: the crypto-currency order "
-                                          "confirmation is left to you (a DIALOG_RULES rule can click it)"),
+    "ConfirmCryptoCurrencyOrders": IbcKey("str", "manual"),
     "DismissPasswordExpiryWarning": IbcKey("bool", "no"),
-    "DismissNSEComplianceNotice": IbcKey("bool", "yes", "ibpilot always dismisses the NSE Compliance notice "
-                                         "(IBC's default)"),
-    "ShowAllTrades": IbcKey("bool", "no", "deprecated by IBC since TWS 955, without effect"),
+    "DismissNSEComplianceNotice": IbcKey("bool", "yes"),
+    "ShowAllTrades": IbcKey("bool", "no"),
     # Command server
     "CommandServerPort": IbcKey("int", "0"),
     "ControlFrom": IbcKey(),

@@ -63,7 +63,7 @@ def test_long_valid_value_is_cut_in_the_table(home: Path, tmp_path: Path,
     user = "u" * 4000  # within the bound of user names (4 KiB)
     assert check(tmp_path, f"TWS_USERID={user}\nTWS_PASSWORD=pw\n") == 0
     out = capsys.readouterr().out
-    assert len(out) < 10_000
+    assert "u" * 100 not in out  # cut, whatever the length of the rest of the table
     assert out.count("uuuuuuuuuuuuuuuu… (4000 chars)") == 2  # the table and the per-mode line
 
 

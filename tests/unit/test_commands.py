@@ -316,9 +316,12 @@ def test_auth_line_without_a_token_is_accepted_silently(serve: Callable[..., Run
 
 def test_one_log_line_per_command_and_invalid_text_never_logged(serve: Callable[..., Running],
                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="ibpilot.serve.commands")
+    caplog.set_level(logging.DEBUG, logger="ibpilot.serve.commands")
     r = serve()
     talk(r.port, b"STATUS\nRECONNECTDATA\nsome-typed-secret\n")
+    levels = {rec.getMessage().split(" from ")[0]: rec.levelno for rec in caplog.records}
+    assert levels["command STATUS"] == logging.DEBUG  # read-only: a monitoring loop must not fill the log
+    assert levels["command RECONNECTDATA"] == logging.INFO
     msgs = [m for rec in caplog.records if (m := rec.getMessage()).startswith("command") and " from " in m]
     assert len(msgs) == 3 and msgs[0].startswith("command STATUS from 127.0.0.1:"), msgs
     assert msgs[1].startswith("command RECONNECTDATA from 127.0.0.1:")

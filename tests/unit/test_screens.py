@@ -11,6 +11,7 @@ import pytest
 from ibpilot.agent.model import Window
 from ibpilot.controller import api_settings
 from ibpilot.controller.config import PRECAUTIONS
+from ibpilot.controller.flows.notices import lock_wait
 from ibpilot.controller.second_factor import choose_device
 from ibpilot.controller.table import SCREENS, recognise
 from ibpilot.controller.ui import ancestor, checkbox, first_button, has_text, structure
@@ -163,3 +164,90 @@ def test_lock_and_exit_time_forms(value: str, want: tuple[str, str, str]) -> Non
     assert api_settings._lock_and_exit(value, None) == want
     assert api_settings._lock_and_exit(None, value) == (*want[:2], "Auto logoff")
     assert api_settings._lock_and_exit(value, "01:00") == want  # restart wins (as IBC)
+
+
+# --- IBC's remaining handlers (gateway-ui.md §2.2), on windows built with the component types IBC looks for ----
+_BASES = {
+    "JFrame": ["JFrame", "Frame", "Window", "Container", "Component"],
+    "JDialog": ["JDialog", "Dialog", "Window", "Container", "Component"],
+    "JLabel": ["JLabel", "JComponent", "Container", "Component"],
+    "JTextArea": ["JTextArea", "JTextComponent", "JComponent", "Container", "Component"],
+    "JTextPane": ["JTextPane", "JEditorPane", "JTextComponent", "JComponent", "Container", "Component"],
+    "JButton": ["JButton", "AbstractButton", "JComponent", "Container", "Component"],
+    "JCheckBox": ["JCheckBox", "JToggleButton", "AbstractButton", "JComponent", "Container", "Component"],
+}
+
+
+def synth(kind: str, title: str, *parts: tuple[str, str]) -> Window:
+    """A window whose content pane holds `parts` ((type, text), ...) in order, as the agent sends it."""
+    children = [{"class": f"javax.swing.{t}", "bases": _BASES[t], "text": text, "path": [0, i]}
+                for i, (t, text) in enumerate(parts)]
+    root_cls = "JFrame" if kind == "frame" else "JDialog"
+    return Window.from_json({"handle": "w1", "kind": kind, "title": title, "class": f"javax.swing.{root_cls}",
+                             "root": {"class": f"javax.swing.{root_cls}", "bases": _BASES[root_cls],
+                                      "children": [{"class": "javax.swing.JPanel", "bases": ["JPanel"],
+                                                    "path": [0], "children": children}]}})
+
+
+@pytest.mark.parametrize(
+    ("window", "screen"),
+    [
+        (synth("dialog", "Order Preview - BUY", ("JTextPane", "this is blind trading"),
+               ("JButton", "Override and Transmit")), "blind_trading"),
+        (synth("dialog", "Warning", ("JLabel", "(blind trading)"),
+               ("JLabel", "Are you sure you want to submit this order?"), ("JButton", "Yes")), "blind_trading_confirm"),
+        (synth("dialog", "Newer Version", ("JLabel", "A Newer Version of IB Gateway is available"),
+               ("JButton", "OK")), "newer_version"),
+        (synth("frame", "Newer Version", ("JLabel", "A NEWER VERSION is available"), ("JButton", "OK")),
+         "newer_version"),
+        (synth("dialog", "Login", ("JLabel", "The system is not currently available."), ("JButton", "OK")),
+         "not_currently_available"),
+        (synth("frame", "NSE Compliance", ("JLabel", "NSE")), "nse_compliance"),
+        (synth("frame", "Trades", ("JCheckBox", "Sun"), ("JCheckBox", "All")), "trades"),
+        (synth("dialog", "Trader Workstation", ("JLabel", "Do you want to apply the new socket port setting?"),
+               ("JButton", "Yes")), "api_port_change"),
+        (synth("dialog", "Trading Login Handoff", ("JButton", "Disconnect Other Session")), "trading_handoff"),
+        (synth("dialog", "Login", ("JTextArea", "Too many failed login attempts. Please wait 53 seconds before "
+                                                "attempting to re-login again."), ("JButton", "OK")),
+         "too_many_attempts"),
+        (synth("dialog", "Shutdown progress", ("JLabel", "Shutting down")), "shutdown_progress"),
+        (synth("dialog", "Bid, Ask and Last Size Display Update",
+               ("JTextPane", "Bid, Ask and Last Size Display Update ..."),
+               ("JCheckBox", "Don't display this message again."),
+               ("JButton", "I understand - display market data")), "bid_ask_update"),
+        (synth("dialog", "Login Error", ("JTextArea", "Login failed - Server disconnected, please try again"),
+               ("JButton", "OK")), "login_error"),
+        (synth("dialog", "Cryptocurrency order confirmation", ("JButton", "Transmit"), ("JButton", "Cancel")),
+         "crypto_order"),
+        (synth("dialog", "Reset API order ID sequence",
+               ("JLabel", "Are you sure you want to reset API order ID sequence?"), ("JButton", "Yes")),
+         "order_id_reset"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else v.title,
+)
+def test_ibc_handler_windows_are_recognised(window: Window, screen: str) -> None:
+    got = recognise(window)
+    assert got is not None and got.name == screen, structure(window)
+
+
+def test_the_kind_of_window_matters_as_in_ibc() -> None:
+    assert recognise(synth("dialog", "NSE Compliance", ("JLabel", "x"))) is None  # IBC: JFrame only
+    assert recognise(synth("dialog", "Trades", ("JLabel", "x"))) is None  # IBC: JFrame only
+    not_login = synth("dialog", "Notice", ("JLabel", "The system is not currently available."), ("JButton", "OK"))
+    assert recognise(not_login) is None  # the title must contain "Login"
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("Too many failed login attempts. Please wait 53 seconds before attempting to re-login again.", 53),
+        ("Too many failed login attempts. Please wait 4 minutes & 47 seconds before attempting to re-login again.",
+         287),
+        ("Too many failed login attempts. Please wait 1 minute & 1 second before attempting to re-login again.", 61),
+        ("Too many failed login attempts. Please wait 2 minutes before attempting to re-login again.", 120),
+        ("too many failed login attempts. please WAIT 9 SECONDS", 9),
+        ("Too many failed login attempts. Try again later.", None),
+    ],
+)
+def test_lock_out_wait_is_read_from_the_text(text: str, seconds: int | None) -> None:
+    assert lock_wait(text) == seconds

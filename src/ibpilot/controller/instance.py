@@ -62,6 +62,7 @@ class Instance:
         self.flow = SessionFlows()
         self.api_watch: ApiWatch | None = None
         self.ready_since: float | None = None
+        self.session_was_ready = False  # this JVM session reached READY (the restart back-off starts over)
         self.login_complete = False
         self.login_failures = 0
         self.known_accounts: tuple[str, ...] = ()
@@ -328,6 +329,7 @@ class Instance:
         self.known_accounts = self.known_accounts or res.accounts
         self.fire(Event.API_READY)
         self.ready_since = time.monotonic()
+        self.session_was_ready = True
         self._ready_file(True)
         self.log.info("READY mode=%s api_port=%d", self.cfg.mode, self.cfg.effective_api_port)
         self.log.info("API answered in %.0f ms (server version %d, accounts %s)", res.seconds * 1000,
@@ -340,6 +342,7 @@ class Instance:
         self.known.clear()
         self.handled.clear()
         self.flow = SessionFlows()
+        self.session_was_ready = False
         self.api_watch = None
         self.login_complete = False
         try:
@@ -424,7 +427,7 @@ class Instance:
                 self.fire(Event.STOPPED)
                 self.log.info("controller stopping: %s (exit code %d)", outcome.reason, outcome.code)
                 return outcome.code
-            if self.ready_since is not None or time.monotonic() - started > 600 or outcome.reason == "auto-restart":
+            if self.session_was_ready or time.monotonic() - started > 600 or outcome.reason == "auto-restart":
                 attempt = 0
             backoff = self.cfg.restart_backoff_s
             delay = 0.0 if outcome.reason == "auto-restart" else backoff[min(attempt, len(backoff) - 1)]

@@ -126,6 +126,7 @@ class GatewayProcess:
         self.log.warning("stopping Gateway's JVM (pid %d): %s", proc.pid, reason)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
+            os.killpg(proc.pid, signal.SIGCONT)  # a stopped (frozen) JVM acts on TERM only once it runs again
         try:
             await asyncio.wait_for(proc.wait(), grace)
         except TimeoutError:

@@ -14,6 +14,7 @@ from enum import StrEnum
 class Alert(StrEnum):
     LOGIN_FAILED = "ALERT_LOGIN_FAILED"  # Gateway said the credentials were refused
     LOGIN_STALLED = "ALERT_LOGIN_STALLED"  # no progress after Log In (lockout / silent timeout)
+    LOGIN_LOCKED = "ALERT_LOGIN_LOCKED"  # IB refuses logins for a while ("Too many failed login attempts")
     TWOFA_PENDING = "ALERT_2FA_PENDING"  # waiting for the phone approval
     TWOFA_APPROVED = "ALERT_2FA_APPROVED"  # the phone approval was given (follows ALERT_2FA_PENDING)
     TWOFA_TIMEOUT = "ALERT_2FA_TIMEOUT"  # second factor not completed in time

@@ -56,9 +56,10 @@ import ipaddress
 import json
 import logging
 import socket
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
+
+from ibpilot.serve.throttle import Throttle
 
 log = logging.getLogger("ibpilot.serve.commands")
 
@@ -114,26 +115,6 @@ def _peer_text(peer: Any) -> str:
     return str(peer)
 
 
-class _Throttle:
-    """At most one log line per key per `every_s` seconds, counting what it held back."""
-
-    def __init__(self, every_s: float = 60.0, max_keys: int = 256) -> None:
-        self.every_s, self.max_keys = every_s, max_keys
-        self._seen: dict[str, tuple[float, int]] = {}
-
-    def check(self, key: str) -> int | None:
-        """None: stay quiet. Else the number of events held back since the last line for `key`."""
-        now = time.monotonic()
-        last = self._seen.get(key)
-        if last is not None and now - last[0] < self.every_s:
-            self._seen[key] = (last[0], last[1] + 1)
-            return None
-        if len(self._seen) >= self.max_keys:
-            self._seen.clear()
-        self._seen[key] = (now, 0)
-        return last[1] if last is not None else 0
-
-
 class _Close(Exception):
     """End this connection (after any reply already queued)."""
 
@@ -142,8 +123,9 @@ class _Conn:
     """One client: IBC's line splitting (\\n, \\r\\n, \\r), bounded reads, timed writes."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: str,
-                 max_line: int, idle_s: float, write_s: float) -> None:
+                 max_line: int, idle_s: float, write_s: float, throttle: Throttle | None = None) -> None:
         self.reader, self.writer, self.peer = reader, writer, peer
+        self.throttle = throttle or Throttle()
         self.max_line, self.idle_s, self.write_s = max_line, idle_s, write_s
         self._buf = bytearray()
         self._skip_lf = False  # the last line ended with \r: a \n right after it belongs to it
@@ -155,7 +137,7 @@ class _Conn:
             async with asyncio.timeout(self.idle_s):
                 return await self._readline()
         except TimeoutError:
-            log.info("command connection from %s idle for %.0fs: closed", self.peer, self.idle_s)
+            self.log("idle", logging.INFO, "command connection from %s idle for %.0fs: closed", self.idle_s)
             raise _Close from None
 
     async def _readline(self) -> bytes | None:
@@ -194,16 +176,22 @@ class _Conn:
             async with asyncio.timeout(self.write_s):
                 await self.writer.drain()
         except TimeoutError:
-            log.warning("command connection from %s does not read its replies: dropped", self.peer)
+            self.log("unread", logging.WARNING, "command connection from %s does not read its replies: dropped")
             self.writer.transport.abort()
             raise _Close from None
+
+    def log(self, kind: str, level: int, msg: str, *args: object) -> None:
+        """One line per peer host and kind a minute (a hostile client cannot flood the log), with the count."""
+        held = self.throttle.check(f"{kind}|{self.peer.rsplit(':', 1)[0]}")
+        if held is not None:
+            log.log(level, msg + (f" ({held} more since the last line)" if held else ""), self.peer, *args)
 
     async def line(self, kind: str, info: str) -> None:
         await self.send(f"{kind} {info}\n")
 
     async def fatal(self, info: str) -> None:
         """`ERROR <info>`, then close (discarding what the client still sends, briefly, so it gets the line)."""
-        log.warning("command connection from %s: %s; closed", self.peer, info)
+        self.log(info, logging.WARNING, "command connection from %s: %s; closed", info)
         await self.line("ERROR", info)
         with contextlib.suppress(OSError, RuntimeError):
             self.writer.write_eof()
@@ -257,7 +245,7 @@ class CommandServer:
         self._conns: set[asyncio.Task[None]] = set()
         self._busy: str | None = None  # "STOP" | "RESTART" while one runs
         self._action: asyncio.Task[Any] | None = None
-        self._throttle = _Throttle()
+        self._throttle = Throttle()
         self.refused = 0  # connections closed unanswered (peer not allowed, or too many)
 
     def __repr__(self) -> str:
@@ -339,7 +327,7 @@ class CommandServer:
         assert task is not None
         self._conns.add(task)
         conn = _Conn(reader, writer, _peer_text(peername), self.max_line, self.idle_timeout_s,
-                     self.write_timeout_s)
+                     self.write_timeout_s, self._throttle)
         try:
             await self._session(conn)
         except (_Close, ConnectionError):
@@ -385,7 +373,8 @@ class CommandServer:
                          f" ({held} more invalid ones since the last line)" if held else "")
             await c.line("ERROR", "Command invalid")
             return
-        log.info("command %s from %s", cmd, c.peer)
+        # read-only commands at debug: a monitoring loop must not fill the log
+        log.log(logging.DEBUG if cmd in ("STATUS", "EXIT") else logging.INFO, "command %s from %s", cmd, c.peer)
         if self.target.fix and cmd in ("RESTART", "PAUSE", "RECONNECTACCOUNT", "RECONNECTDATA"):
             await c.line("ERROR", f"{cmd} is not valid for the FIX Gateway")
             return

@@ -34,6 +34,7 @@ from ibpilot.settings.kinds import (
     STR,
     TIME,
     TRUE_WORDS,
+    Invalid,
     Kind,
     enum_kind,
     p_base32,
@@ -65,6 +66,14 @@ def _dual_mode(value: str) -> str | None:
         return None
     return value
 
+
+
+def _p_order_id_reset(raw: str) -> str:
+    """IBC's ConfirmOrderIdReset: one word, or `<atStart>/<userInitiated>`; the user-initiated part is kept."""
+    parts = [p.strip().lower() for p in raw.split("/")]
+    if len(parts) > 2 or any(p not in ("confirm", "reject", "ignore") for p in parts):
+        raise Invalid("each part must be confirm, reject or ignore")
+    return parts[-1]
 
 
 TradingMode = Literal["live", "paper"]
@@ -332,6 +341,34 @@ class Settings:
         "DISMISS_PASSWORD_EXPIRY_WARNING", BOOL, False, group="dialogs",
         aliases=["DismissPasswordExpiryWarning"],
         help="Dismiss the password-expiry notice (an alert is raised either way).",
+    )
+    dismiss_nse_compliance_notice: bool = var(
+        "DISMISS_NSE_COMPLIANCE_NOTICE", BOOL, True, group="dialogs", aliases=["DismissNSEComplianceNotice"],
+        help="Close the \"NSE Compliance\" notice (TWS, Indian accounts) as soon as it appears.",
+    )
+    show_all_trades: bool = var(
+        "SHOW_ALL_TRADES", BOOL, False, group="dialogs", aliases=["ShowAllTrades"],
+        help="TWS Trades window: tick every day and \"All\", and open it again when it is closed (TWS "
+        "before 955; on newer TWS the window is closed, as IBC does).",
+    )
+    accept_bid_ask_last_size_display_update: Literal["accept", "defer", "ignore"] = var(
+        "ACCEPT_BID_ASK_LAST_SIZE_DISPLAY_UPDATE", enum_kind("accept", "defer", "ignore"), "defer",
+        group="dialogs", aliases=["AcceptBidAskLastSizeDisplayUpdateNotification"],
+        help="The \"Bid, Ask and Last Size Display Update\" notice: `accept` (tick \"Don't display this "
+        "message again.\" and dismiss), `defer` (dismiss only), `ignore` (leave it; IBC's default).",
+    )
+    confirm_crypto_currency_orders: Literal["transmit", "cancel", "manual"] = var(
+        "CONFIRM_CRYPTO_CURRENCY_ORDERS", enum_kind("transmit", "cancel", "manual"), "manual", group="dialogs",
+        aliases=["ConfirmCryptoCurrencyOrders"],
+        help="The \"Cryptocurrency order confirmation\" dialog: `transmit`, `cancel`, or leave it (`manual`).",
+    )
+    confirm_order_id_reset: str = var(
+        "CONFIRM_ORDER_ID_RESET", Kind("order-id-reset", "`confirm`, `reject` or `ignore`, or IBC's "
+                                       "`<atStart>/<userInitiated>` pair of them", _p_order_id_reset),
+        "ignore", group="dialogs", aliases=["ConfirmOrderIdReset"],
+        help="The \"reset API order ID sequence?\" question (someone clicked Reset API order ID sequence): "
+        "`confirm` (Yes), `reject` (No) or `ignore`. IBC's `a/b` form is accepted; ibpilot never resets at "
+        "start, so the second part is the one used.",
     )
     bypass_warning: tuple[str, ...] = var(
         "BYPASS_WARNING", LIST, (), group="dialogs",

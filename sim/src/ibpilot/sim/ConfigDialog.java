@@ -273,7 +273,18 @@ public final class ConfigDialog {
             return false;
         }
         w.lockTime = t;
-        sim.applySettings(w.copy());
+        SimSettings n = w.copy();
+        if (!sim.gateway && sim.sc.bool("api_port_confirm", false) && sim.settings.enableActiveX && n.enableActiveX
+                && sim.effectivePort(n) != sim.effectivePort(sim.settings)) {
+            // TWS asks before moving the API port (gateway-ui.md §2.2 #16); the dialog stays open until answered
+            Notices.confirmApiPort(sim, yes -> {
+                if (!yes) n.port = sim.settings.port;
+                sim.applySettings(n);
+                Ui.dispose(dialog);
+            });
+            return false;
+        }
+        sim.applySettings(n);
         return true;
     }
 }

@@ -282,6 +282,7 @@ final class LoginFlow {
             backToLogin(kind, "");
             return;
         }
+        if (kind == Kind.LOGIN && !Notices.beforeCredentials(sim, this, gen, u)) return;
         if (kind == Kind.LOGIN && !credentialsOk(u, pw)) {
             closeFlowWindows();
             Sim.log("login_failed", "reason", "bad credentials", "user", u);
@@ -308,6 +309,7 @@ final class LoginFlow {
         }
         // 3. second factor
         if (kind != Kind.RESTART && !secondFactor.run(gen, kind)) return;
+        if (kind == Kind.LOGIN && !Notices.afterSecondFactor(sim, this, gen, u)) return;
         // 4. downloading + starting (not on a re-login of a running session; not for FIX CTCI: IbcAlpha/IBC#207
         // shows a FIX login on Gateway 10.22 that never signalled completion after the second factor closed)
         if (kind != Kind.REAUTH && !fixSession) {
@@ -392,6 +394,7 @@ final class LoginFlow {
         if (days != null) {
             Sim.timer(() -> sim.autoClick(Dialogs.passwordNotice(sim, days.intValue()), "OK"), step);
         }
+        Notices.afterLogin(sim);
         if (sc.bool("tip_of_the_day", false)) {
             Sim.timer(() -> sim.autoClick(Dialogs.tipOfTheDay(sim), "Close"), step * 2);
         }

@@ -67,10 +67,13 @@ public final class MainWindow {
             JMenu edit = new JMenu("Edit");
             settingsItem = item("Global Configuration...", sim::openConfig);
             edit.add(settingsItem);
+            JMenu account = new JMenu("Account");
+            account.add(item("Trade Log", () -> Notices.trades(sim))); // IBC reopens the Trades frame through it
             JMenu help = new JMenu("Help");
             help.add(item("About Trader Workstation", () -> Dialogs.about(sim)));
             bar.add(file);
             bar.add(edit);
+            bar.add(account);
             bar.add(help);
         }
 

@@ -34,7 +34,11 @@ public final class Scenario {
             "crash_at", "hang_at", "tip_of_the_day", "password_notice_days", "unknown_popup", "gateway_dialog",
             "connection_failed", "second_factor_timeout_s", "read_only_api", "trusted_ips", "localhost_only",
             "accept_incoming_buttons", "accept_incoming_title", "login_frame_delay_s", "tick_interval_ms",
-            "enable_activex", "fix_user", "fix_password", "fix_port", "second_factor_in_frame", "comment"));
+            "enable_activex", "fix_user", "fix_password", "fix_port", "second_factor_in_frame", "comment",
+            // IBC's remaining handlers (Notices.java)
+            "newer_version", "login_error", "not_currently_available", "too_many_attempts", "trading_handoff",
+            "blind_trading", "nse_compliance", "trades_frame", "bid_ask_update", "crypto_order",
+            "order_id_reset_prompt", "api_port_confirm", "shutdown_progress"));
 
     private final Map<String, Object> m;
     public final String source;
@@ -124,6 +128,25 @@ public final class Scenario {
         if (h != null && h.get("kind") != null && !"edt".equals(h.get("kind")) && !"api".equals(h.get("kind"))) {
             throw new BadScenario("hang_at.kind must be edt or api");
         }
+        String nv = str("newer_version", "dialog");
+        if (!nv.equals("dialog") && !nv.equals("frame") && !nv.equals("option_pane")) {
+            throw new BadScenario("newer_version must be dialog, frame or option_pane");
+        }
+        type("newer_version", String.class);
+        String bt = str("blind_trading", "order_preview");
+        if (!bt.equals("order_preview") && !bt.equals("confirm")) throw new BadScenario("blind_trading must be order_preview or confirm");
+        type("blind_trading", String.class);
+        for (String k : new String[] {"trading_handoff", "nse_compliance", "bid_ask_update", "crypto_order",
+                "order_id_reset_prompt", "api_port_confirm", "shutdown_progress"}) {
+            type(k, Boolean.class);
+        }
+        for (String k : new String[] {"login_error", "not_currently_available"}) {
+            Object v = m.get(k);
+            if (v != null && !(v instanceof Boolean) && !(v instanceof Number)) throw new BadScenario(k + " must be true or a number of attempts");
+        }
+        type("too_many_attempts", Map.class);
+        Object tf = m.get("trades_frame");
+        if (tf != null && !(tf instanceof Boolean) && !(tf instanceof Map)) throw new BadScenario("trades_frame must be true or an object");
         String pwa = str("paper_warning_api", "silent");
         if (!pwa.equals("silent") && !pwa.equals("closed")) throw new BadScenario("paper_warning_api must be silent or closed");
     }

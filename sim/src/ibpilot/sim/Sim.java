@@ -178,6 +178,7 @@ public final class Sim {
         login = new LoginScreen(this, initial);
         setState("login_frame");
         login.frame.setVisible(true);
+        Notices.atLoginFrame(this);
         if (restartToken != null) {
             Map<String, Object> tok = restartToken;
             timer(() -> Ui.edt(() -> {
@@ -316,7 +317,17 @@ public final class Sim {
         if (loggedIn) session.end("exit");
         else api.stop();
         log("exit", "code", code, "reason", reason);
-        Thread t = new Thread(() -> System.exit(code), "sim-exit");
+        boolean progress = sc.bool("shutdown_progress", false);
+        if (progress) Notices.shutdownProgress(this);
+        long hold = progress ? Math.max(step, 500) : 0;
+        Thread t = new Thread(() -> {
+            try {
+                Thread.sleep(hold);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            System.exit(code);
+        }, "sim-exit");
         t.start();
     }
 }

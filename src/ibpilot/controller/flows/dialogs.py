@@ -9,6 +9,7 @@ from ibpilot.agent.model import Window
 from ibpilot.controller.context import Ctx
 from ibpilot.controller.flows.login import click_first
 from ibpilot.controller.machine import Event, State
+from ibpilot.controller.outcome import Outcome
 from ibpilot.controller.texts import DISCLAIMER_BUTTONS
 from ibpilot.controller.ui import first_button, structure
 from ibpilot.serve.alerts import Alert
@@ -56,11 +57,6 @@ async def relogin(ctx: Ctx, win: Window, event: str) -> None:
         await ctx.click(win, button)
 
 
-async def handoff(ctx: Ctx, win: Window, event: str) -> None:
-    if ctx.cfg.s.existing_session_detected_action == "primary":
-        await click_first(ctx, win, ("Disconnect Other Session",))
-
-
 async def password_notice(ctx: Ctx, win: Window, event: str) -> None:
     text = " ".join(win.texts())
     m = re.search(r"(\d+)\s+day", text)
@@ -101,8 +97,10 @@ async def gateway_dialog(ctx: Ctx, win: Window, event: str) -> None:
     if await apply_rules(ctx, win):  # a user's DIALOG_RULES entry is more specific than this catch-all
         return
     if any(t.startswith("Connection to server failed") for t in texts):
-        ctx.alert(Alert.LOGIN_STALLED, "connection to server failed", detail=texts[0][:200])
+        ctx.alert(Alert.LOGIN_STALLED, "connection to server failed; cold restart", detail=texts[0][:200])
+        ctx.flow.login.retry_at = time.monotonic() + 1e9  # OK brings the login frame back: no instant retry
         await click_first(ctx, win, ("OK",))
+        raise Outcome("cold restart (Connection to server failed)")  # IBC's GatewayDialogHandler
     # anything else (the login progress box): leave it; its OK would cancel the login
 
 

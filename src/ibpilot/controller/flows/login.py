@@ -118,8 +118,8 @@ async def login_failed(ctx: Ctx, win: Window, event: str) -> None:
         raise Outcome("login refused", restart=False, code=EXIT_GAVE_UP)
     ctx.log.info("retrying the login in %.0fs (failure %d of %d allowed)", delay, ctx.login_failures, limit)
     await asyncio.sleep(delay)
-    ctx.flow.login.retry_at = None
-    await relogin_from_frame(ctx, "after a refused login")
+    # IBC: "Cold restart after Login Failed dialog encountered" (gateway-ui.md §5.3)
+    raise Outcome("cold restart (Login failed)")
 
 
 def login_complete(ctx: Ctx, why: str) -> None:
