@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from _apiserver import peer_ib_connect
-from ib_async import IB
+from _clients import ib_connect
 
 from ibpilot.testing import NetnsPeer, SimGateway, free_port, netns_peer, wait_until
 
@@ -24,18 +23,6 @@ pytestmark = pytest.mark.integration
 TOTP = "JBSWY3DPEHPK3PXP"
 
 
-def ib_connect(port: int, client_id: int = 11) -> list[str]:
-    async def go() -> list[str]:
-        ib = IB()
-        await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10, readonly=True)
-        try:
-            t = await ib.reqCurrentTimeAsync()
-            assert t.year >= 2026
-            return list(ib.managedAccounts())
-        finally:
-            ib.disconnect()
-
-    return asyncio.run(go())
 
 
 def test_paper_gateway_logs_in_accepts_warning_and_serves_the_api(controlled) -> None:

@@ -9,6 +9,7 @@ import socket
 from typing import Any
 
 import pytest
+from _clients import command, ib_connect
 from ib_async import IB, MarketOrder, Stock
 
 from ibpilot.sim import install as sim_install
@@ -19,18 +20,6 @@ pytestmark = pytest.mark.integration
 TOTP = "JBSWY3DPEHPK3PXP"
 
 
-def ib_connect(port: int, client_id: int = 11) -> list[str]:
-    async def go() -> list[str]:
-        ib = IB()
-        await ib.connectAsync("127.0.0.1", port, clientId=client_id, timeout=10, readonly=True)
-        try:
-            t = await ib.reqCurrentTimeAsync()
-            assert t.year >= 2026
-            return list(ib.managedAccounts())
-        finally:
-            ib.disconnect()
-
-    return asyncio.run(go())
 
 
 def order_errors(port: int, client_id: int = 21) -> list[int]:
@@ -54,14 +43,6 @@ def order_errors(port: int, client_id: int = 21) -> list[int]:
     return asyncio.run(go())
 
 
-def command(port: int, *lines: str) -> str:
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
-        s.sendall("".join(f"{line}\n" for line in lines).encode())
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(4096):
-            out += chunk
-    return out.decode()
 
 
 def shown_titles(c: Any) -> list[str]:

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import threading
 import time
 import urllib.error
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import pytest
+from _clients import command
 from prometheus_client.parser import text_string_to_metric_families
 
 from ibpilot.testing import free_port, wait_until
@@ -28,15 +28,6 @@ TOTP = "JBSWY3DPEHPK3PXP"
 FAST_PROBES = {"HEALTH_PROBE_INTERVAL": "2", "HEALTH_PROBE_TIMEOUT": "2"}
 
 
-def command(port: int, *lines: str, timeout: float = 90) -> str:
-    """What a raw IBC client (echo STOP | nc) reads back until the server closes or goes quiet."""
-    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
-        s.sendall("".join(f"{line}\n" for line in lines).encode())
-        s.shutdown(socket.SHUT_WR)
-        out = b""
-        while chunk := s.recv(4096):
-            out += chunk
-    return out.decode()
 
 
 def get(port: int, path: str) -> tuple[int, str]:

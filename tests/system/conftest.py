@@ -8,7 +8,6 @@ kills any process left behind that carries the tmp dir in its command line or en
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import json
 import os
 import signal
@@ -23,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from ibpilot.audit.procs import listening_sockets  # noqa: F401 - re-exported for the system tests
 from ibpilot.sim import install as sim_install
 from ibpilot.stack.display import free_display
 from ibpilot.testing import free_port, wait_until
@@ -51,43 +51,6 @@ def processes_with(marker: str, exclude: set[int] | None = None) -> list[tuple[i
         if marker in cmd or marker.encode() in env:
             found.append((pid, cmd.strip()))
     return found
-
-
-def _proc_net_address(hexaddr: str) -> str:
-    """`0100007F` / 32 hex digits of /proc/net/tcp{,6} -> `127.0.0.1` / `::1` (IPv4-mapped shown as IPv4)."""
-    raw = bytes.fromhex(hexaddr)
-    # the kernel prints each 32-bit word in host (little-endian) order
-    fixed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    if len(fixed) == 4:
-        return str(ipaddress.IPv4Address(fixed))
-    v6 = ipaddress.IPv6Address(fixed)
-    return str(v6.ipv4_mapped) if v6.ipv4_mapped is not None else str(v6)
-
-
-def listening_sockets(pids: set[int]) -> list[tuple[int, str, int]]:
-    """(pid, address, port) of every TCP socket in LISTEN state (IPv4 and IPv6) that one of `pids` holds."""
-    listening: dict[int, tuple[str, int]] = {}  # socket inode -> (address, port)
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for row in Path(table).read_text().splitlines()[1:]:
-            cols = row.split()
-            if cols[3] != "0A":  # TCP_LISTEN
-                continue
-            addr, port = cols[1].split(":")
-            listening[int(cols[9])] = (_proc_net_address(addr), int(port, 16))
-    found = []
-    for pid in sorted(pids):
-        try:
-            fds = list(Path(f"/proc/{pid}/fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:[") and (inode := int(target[8:-1])) in listening:
-                found.append((pid, *listening[inode]))
-    return sorted(set(found))
 
 
 def refused(port: int, host: str = "127.0.0.1") -> bool:

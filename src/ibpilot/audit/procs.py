@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from ibpilot.gateway.listener import fd_targets, socket_inodes
 
 PROC = Path("/proc")
 
@@ -104,36 +105,10 @@ def listen_table(tables: tuple[str, ...] = ("/proc/net/tcp", "/proc/net/tcp6")) 
 def listening_sockets(pids: set[int], proc: Path = PROC) -> list[tuple[int, str, int]]:
     """(pid, address, port) of every listening TCP socket (IPv4 and IPv6) that one of `pids` holds."""
     listening = listen_table()
-    found = set()
-    for pid in pids:
-        try:
-            fds = list((proc / str(pid) / "fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:[") and (inode := int(target[8:-1])) in listening:
-                found.add((pid, *listening[inode]))
-    return sorted(found)
+    return sorted({(pid, *listening[i]) for pid in pids for i in socket_inodes(pid, proc) if i in listening})
 
 
 def open_files(pids: set[int], proc: Path = PROC) -> set[Path]:
     """The regular files the processes `pids` hold open (logs written outside RUN_DIR, for instance)."""
-    out: set[Path] = set()
-    for pid in pids:
-        try:
-            fds = list((proc / str(pid) / "fd").iterdir())
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("/") and not target.startswith(("/dev/", "/proc/", "/sys/")) \
-                    and not target.endswith(" (deleted)"):
-                out.add(Path(target))
-    return out
+    return {Path(t) for pid in pids for t in fd_targets(pid, proc)
+            if t.startswith("/") and not t.startswith(("/dev/", "/proc/", "/sys/")) and not t.endswith(" (deleted)")}

@@ -45,21 +45,24 @@ def listening_inodes(port: int, proc: Path = PROC) -> set[int]:
     return found
 
 
-def socket_inodes(pid: int, proc: Path = PROC) -> set[int]:
-    """Inodes of the sockets process `pid` holds (empty when it is gone or not ours to see)."""
-    out: set[int] = set()
+def fd_targets(pid: int, proc: Path = PROC) -> list[str]:
+    """What each open file descriptor of `pid` points at (`socket:[inode]`, a path, ...); empty when gone."""
     try:
         fds = list((proc / str(pid) / "fd").iterdir())
     except OSError:
-        return out
+        return []
+    out = []
     for fd in fds:
         try:
-            target = os.readlink(fd)
+            out.append(os.readlink(fd))
         except OSError:
             continue
-        if target.startswith("socket:["):
-            out.add(int(target[8:-1]))
     return out
+
+
+def socket_inodes(pid: int, proc: Path = PROC) -> set[int]:
+    """Inodes of the sockets process `pid` holds (empty when it is gone or not ours to see)."""
+    return {int(t[8:-1]) for t in fd_targets(pid, proc) if t.startswith("socket:[")}
 
 
 def _command(pid: int, proc: Path) -> str:
