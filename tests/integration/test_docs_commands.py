@@ -5,7 +5,8 @@ joined; comment-only lines are not commands) and run for real. The blocks of one
 bash session (so `export` and files written by one command reach the next), inside a sandbox made for that
 file: a private network namespace (loopback only, so the documented default ports are free), a private
 /tmp (so Xvfb's display locks do not meet other users'), an empty HOME and working directory, and an
-environment reduced to PATH (the project's .venv first), HOME, LANG and USER. Each command's exit code is
+environment reduced to PATH (the project's .venv first), HOME, LANG and USER. The working directory holds
+a copy of docs/examples/, as a checkout does (commands are shown as run from a checkout). Each command's exit code is
 checked: 0, unless its line ends with `# docs-test: exit N`.
 
 Markers (trailing comments on a command line, or an HTML comment `<!-- docs-test: ... -->` on the line just
@@ -149,7 +150,8 @@ set -e
 mount -t tmpfs -o mode=1777 tmpfs /tmp
 mkdir -m 1777 /tmp/.X11-unix
 ip link set lo up
-mkdir /tmp/home /tmp/work
+mkdir /tmp/home /tmp/work /tmp/work/docs
+cp -r "$DOCS_EXAMPLES" /tmp/work/docs/examples
 cd /tmp/work
 export HOME=/tmp/home WORK=/tmp/work
 exec bash "$0"
@@ -164,7 +166,7 @@ def run_file(rel: str) -> tuple[dict[int, str], str]:
         script = Path(tmp) / "script.sh"
         script.write_text(_script(cmds))
         results = Path(tmp) / "results"
-        env = {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "dumb",
+        env = {"DOCS_EXAMPLES": str(ROOT / "docs" / "examples"), "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "dumb",
                "USER": os.environ.get("USER", "ibpilot"), "LOGNAME": os.environ.get("USER", "ibpilot")}
         # Both files are passed as open fds: they survive the private /tmp mounted over this directory.
         with results.open("w") as res, script.open() as src:
