@@ -25,7 +25,6 @@ Debian packages, or run until Ctrl-C); this checks the target exists and its rec
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shlex
@@ -72,9 +71,9 @@ def _directive(kind: str, arg: str, where: str) -> dict[str, object]:
     return {kind: arg}
 
 
-def extract(path: Path) -> list[Command]:
+def extract(path: Path, root: Path = ROOT) -> list[Command]:
     """The commands of every ```sh block of `path`, with their docs-test markers."""
-    rel = str(path.relative_to(ROOT))
+    rel = str(path.relative_to(root))
     lines = path.read_text(encoding="utf-8").splitlines()
     out: list[Command] = []
     i = 0
@@ -140,7 +139,8 @@ def _script(cmds: list[Command]) -> str:
             "done",
             'kill -TERM "$bgpid" 2>/dev/null; wait "$bgpid"; rc=$?',
             f"cat {log}",
-            f'if [ "$found" = yes ]; then echo "{n} $rc" >&"$DOCS_TEST_FD"; else echo "{n} until-not-seen" >&"$DOCS_TEST_FD"; fi',
+            f'if [ "$found" = yes ]; then echo "{n} $rc" >&"$DOCS_TEST_FD"',
+            f'else echo "{n} until-not-seen" >&"$DOCS_TEST_FD"; fi',
         ]
     return "\n".join(parts) + "\n"
 
@@ -166,7 +166,8 @@ def run_file(rel: str) -> tuple[dict[int, str], str]:
         script = Path(tmp) / "script.sh"
         script.write_text(_script(cmds))
         results = Path(tmp) / "results"
-        env = {"DOCS_EXAMPLES": str(ROOT / "docs" / "examples"), "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "TERM": "dumb",
+        env = {"DOCS_EXAMPLES": str(ROOT / "docs" / "examples"), "PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin",
+               "LANG": "C.UTF-8", "TERM": "dumb",
                "USER": os.environ.get("USER", "ibpilot"), "LOGNAME": os.environ.get("USER", "ibpilot")}
         # Both files are passed as open fds: they survive the private /tmp mounted over this directory.
         with results.open("w") as res, script.open() as src:
@@ -211,16 +212,13 @@ def test_documented_command(cmd: Command) -> None:
 
 def test_extract_markers(tmp_path: Path) -> None:
     """The markdown parser: continuations, comments, markers, block markers, make."""
-    doc = ROOT / "docs" / "_extract_probe.md"
-    assert not doc.exists()
-    try:
-        doc.write_text(
-            "text\n```sh\n# a comment\necho a \\\n  b   # docs-test: exit 3\n\nfalse  # docs-test: skip a reason here\n```\n"
-            "<!-- docs-test: until READY mode= -->\n```sh\necho one\nibpilot run\n```\n```text\nnot a command\n```\n"
-        )
-        got = extract(doc)
-    finally:
-        doc.unlink()
+    doc = tmp_path / "probe.md"
+    doc.write_text(
+        "text\n```sh\n# a comment\necho a \\\n  b   # docs-test: exit 3\n\n"
+        "false  # docs-test: skip a reason here\n```\n"
+        "<!-- docs-test: until READY mode= -->\n```sh\necho one\nibpilot run\n```\n```text\nnot a command\n```\n"
+    )
+    got = extract(doc, tmp_path)
     assert [(c.line, c.text, c.exit, c.skip, c.until) for c in got] == [
         (4, "echo a \\\n  b   # docs-test: exit 3", 3, None, None),
         (7, "false  # docs-test: skip a reason here", 0, "a reason here", None),

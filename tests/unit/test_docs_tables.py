@@ -47,9 +47,9 @@ def test_migration_tables_match_the_declarations() -> None:
     owner = _owner()
     for theirs, ours in rows:
         if ours:
-            assert owner.get(theirs) == ours, f"docs/migrating.md: `{theirs}` is read as {owner.get(theirs)}, not {ours}"
+            assert owner.get(theirs) == ours, f"migrating.md: `{theirs}` is read as {owner.get(theirs)}, not {ours}"
         else:
-            assert theirs not in owner, f"docs/migrating.md says `{theirs}` is not accepted, but it is ({owner[theirs]})"
+            assert theirs not in owner, f"migrating.md: `{theirs}` is said not accepted, but it is ({owner[theirs]})"
 
 
 @pytest.mark.parametrize("name", sorted({a for v in VARS for a in v.aliases if "_" in a or a.isupper()}))
