@@ -47,6 +47,9 @@ class GatewayProcess:
     def child_env(self) -> dict[str, str]:
         env = {k: v for k, v in self.env.items() if not SECRET_ENV.search(k)}
         env.pop("JAVA_TOOL_OPTIONS", None)
+        for name in ("IBPILOT_SIM_SCENARIO", "IBPILOT_SIM_EVENTS"):  # the JVM runs in the settings directory
+            if env.get(name) and not os.path.isabs(env[name]):
+                env[name] = os.path.abspath(env[name])
         return env
 
     def prepare(self) -> list[str]:

@@ -29,7 +29,7 @@ class Alert(StrEnum):
     HANG = "ALERT_HANG"  # the API or the UI stopped answering
     API_DOWN = "ALERT_API_DOWN"  # the API stopped answering while READY
     API_PORT_TAKEN = "ALERT_API_PORT_TAKEN"  # another process holds the API port (named with its pid)
-    GIVING_UP = "ALERT_GIVING_UP"  # restart budget exhausted; the controller exits
+    GIVING_UP = "ALERT_GIVING_UP"  # credentials refused too often; the controller exits 3
     MODE_DOWN = "ALERT_MODE_DOWN"  # one trading mode of several failed
     PROCESS_EXITED = "ALERT_PROCESS_EXITED"  # a stack program (socat, x11vnc, Xvfb, ...) exited by itself
 

@@ -95,6 +95,10 @@ def write_program_files(programs: Iterable[Program], lay: Layout) -> list[Path]:
     return written
 
 
+# The simulator's own variables (sim/README.md) that name files.
+SIM_PATHS = ("IBPILOT_SIM_SCENARIO", "IBPILOT_SIM_EVENTS")
+
+
 def child_environment(settings: Settings, env: Mapping[str, str], lay: Layout) -> tuple[dict[str, str], list[Path]]:
     """`env` for supervisord and its programs, with every secret given directly moved into a 0600 file.
 
@@ -102,6 +106,9 @@ def child_environment(settings: Settings, env: Mapping[str, str], lay: Layout) -
     value is in no process environment but the reader's memory. Secrets already given as files stay.
     """
     out = dict(env)
+    for name in SIM_PATHS:  # the programs run elsewhere: a path relative to where `ibpilot run` was started
+        if out.get(name) and not os.path.isabs(out[name]):
+            out[name] = os.path.abspath(out[name])
     written: list[Path] = []
     for v in VARS:
         if not v.secret:
