@@ -136,13 +136,17 @@ FAULTS: list[Fault] = [
           when=in_state("connecting")),
     Fault("push-never-approved", "IB Key push never approved", "controller: 2FA timeout",
           r"ALERT_2FA_TIMEOUT mode=paper", nothing, _ready,
-          "relaunched; READY once the phone approves", scenario={"second_factor": "push",
-                                                                   "push_approve_after_s": -1},
-          env={"TWOFA_TIMEOUT": "10"}, when=in_state("second_factor"),
+          "relaunched; READY once the phone approves",
+          # Gateway's own 2FA window closes after second_factor_timeout_s (as the real one does): the
+          # controller acts only then (see docs/reliability.md, "Found")
+          scenario={"second_factor": "push", "push_approve_after_s": -1, "second_factor_timeout_s": 10},
+          env={"TWOFA_TIMEOUT": "8", "TWOFA_EXIT_INTERVAL": "5"}, when=in_state("second_factor"),
           after_alert=_heal(push_approve_after_s=1)),
     Fault("auto-restart", "the daily auto-restart", "simulator: Lock and Exit; controller: restart token",
           None, _auto_restart, _restarted, "READY again without credentials (restart token)",
-          scenario={"auto_restart_in_s": 8}),
+          scenario={"auto_restart_in_s": 8},
+          known_bug="the controller sees 'Restart in progress' yet alerts ALERT_API_DOWN when the API stops "
+          "for the planned restart (liveness.py probes READY regardless), a false alert every day"),
     _sigterm_in("connecting", connect_delay_s=30),
     _sigterm_in("second_factor", second_factor="push", push_approve_after_s=-1),
     _sigterm_ready(),
