@@ -14,7 +14,6 @@ from chaoslib import (
     Fault,
     Run,
     cont_jvm,
-    health,
     in_state,
     jvms,
     kill_jvm,
@@ -33,7 +32,7 @@ def _ready(run: Run) -> bool:
 
 def _serving(run: Run) -> bool:
     """Still READY (no relaunch needed), API reachable through socat again."""
-    return run.st.ready_file(run.mode()).exists() and health(run.health_port) == 200 and run.socat_accepts()
+    return run.serving() and run.socat_accepts()
 
 
 def _heal(**changes: object) -> Callable[[Run], None]:
@@ -145,8 +144,9 @@ FAULTS: list[Fault] = [
     Fault("auto-restart", "the daily auto-restart", "simulator: Lock and Exit; controller: restart token",
           None, _auto_restart, _restarted, "READY again without credentials (restart token)",
           scenario={"auto_restart_in_s": 8},
-          known_bug="the controller sees 'Restart in progress' yet alerts ALERT_API_DOWN when the API stops "
-          "for the planned restart (liveness.py probes READY regardless), a false alert every day"),
+          # a race (the API stops ~0.5 s before the JVM exits; a probe landing there alerts): reported as a bug,
+          # recorded in the row's result and shown in the table, not failed on (it would make the row flaky)
+          tolerated=("ALERT_API_DOWN",)),
     _sigterm_in("connecting", connect_delay_s=30),
     _sigterm_in("second_factor", second_factor="push", push_approve_after_s=-1),
     _sigterm_ready(),
@@ -156,7 +156,7 @@ FAULTS: list[Fault] = [
           when=lambda run: "connecting" in sim_states(run.st)[sim_states(run.st).index("logged_in") + 1:]
           if "logged_in" in sim_states(run.st) else False, exit_code=0, slow=True),
     Fault("dual-crash-loop", "dual mode: paper's JVM killed 3 times in a row", "controller: JVM exit",
-          r"ALERT_JVM_EXITED mode=paper", dual_crash_loop, lambda run: _ready(run) and run.ready_again("live"),
+          r"ALERT_JVM_EXITED mode=paper", dual_crash_loop, lambda run: _ready(run) and run.serving("live"),
           "live READY throughout; paper READY again after back-off", scenario={"second_factor": "none"},
           modes=("live", "paper"), slow=True,
           no_alerts=("ALERT_JVM_EXITED mode=live", "ALERT_MODE_DOWN mode=live", "ALERT_HANG mode=live")),

@@ -26,9 +26,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
 
 @pytest.mark.parametrize(
     "fault",
-    [pytest.param(f, id=f.name, marks=([pytest.mark.chaos_slow] if f.slow else [])
-                  + ([pytest.mark.xfail(strict=True, reason=f"known bug: {f.known_bug}")] if f.known_bug else []))
-     for f in FAULTS],
+    [pytest.param(f, id=f.name, marks=[pytest.mark.chaos_slow] if f.slow else []) for f in FAULTS],
 )
 def test_fault(fault, stacks: StackFactory) -> None:  # type: ignore[no-untyped-def]
     result = run_fault(fault, stacks)
