@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all deps venv jars demo test lint unit integration system bench fuzz clean
+.PHONY: all deps venv jars demo test lint unit integration system bench fuzz chaos clean
 
 all: venv
 
@@ -47,6 +47,13 @@ fuzz: jars
 	for t in settings conf agent commands scenario; do \
 	  $(BIN)/python fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_TIME) -timeout=30 -rss_limit_mb=4096 fuzz/corpus/$$t || exit 1; \
 	done
+
+## every chaos row (also the `chaos_slow` ones `make test` leaves out) -> docs/reliability.md's table, then a soak
+## of random faults for CHAOS_SOAK_S seconds (recovery percentiles, RSS of every process over time)
+CHAOS_SOAK_S ?= 900
+chaos: jars
+	$(BIN)/python scripts/chaos.py table --run
+	CHAOS_SOAK_S=$(CHAOS_SOAK_S) $(BIN)/python scripts/chaos.py soak
 
 clean:
 	rm -rf $(VENV) src/ibpilot/_jars build *.egg-info

@@ -94,7 +94,7 @@ def run_all(results_path: Path) -> int:
     if results_path.exists():
         results_path.unlink()
     env = {**os.environ, "CHAOS_RESULTS": str(results_path)}
-    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "tests/chaos"]
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:xdist", "-q", "-m", "chaos_slow or not chaos_slow", "tests/chaos"]
     return subprocess.run(cmd, cwd=REPO, env=env, check=False).returncode
 
 
