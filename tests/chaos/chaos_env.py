@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from chaoslib import REPO, Fault, Run, jvms
+from chaoslib import REPO, Fault, Run, _system_stack, jvms
 
 from ibpilot.testing import free_port, netns_peer, wait_until
 
@@ -27,8 +27,17 @@ def _ssh_module() -> Any:
         assert spec is not None and spec.loader is not None
         mod = importlib.util.module_from_spec(spec)
         sys.modules[name] = mod
-        sys.path.insert(0, str(REPO / "tests" / "system"))  # it imports `conftest`: tests/system's
-        spec.loader.exec_module(mod)
+        # it does `from conftest import ...`, meaning tests/system's: whichever conftest pytest loaded last sits
+        # in sys.modules under that name, so put tests/system's there while it imports
+        saved = sys.modules.get("conftest")
+        sys.modules["conftest"] = _system_stack()
+        try:
+            spec.loader.exec_module(mod)
+        finally:
+            if saved is not None:
+                sys.modules["conftest"] = saved
+            else:
+                del sys.modules["conftest"]
     return sys.modules[name]
 
 
