@@ -49,11 +49,12 @@ fuzz: jars
 	done
 
 ## every chaos row (also the `chaos_slow` ones `make test` leaves out) -> docs/reliability.md's table, then a soak
-## of random faults for CHAOS_SOAK_S seconds (recovery percentiles, RSS of every process over time)
-CHAOS_SOAK_S ?= 900
+## of random faults until CHAOS_SOAK_RESTARTS JVM restarts or CHAOS_SOAK_S seconds (recovery percentiles, RSS over time)
+CHAOS_SOAK_S ?= 5400
+CHAOS_SOAK_RESTARTS ?= 100
 chaos: jars
 	$(BIN)/python scripts/chaos.py table --run
-	CHAOS_SOAK_S=$(CHAOS_SOAK_S) $(BIN)/python scripts/chaos.py soak
+	$(BIN)/python scripts/chaos.py soak --seconds $(CHAOS_SOAK_S) --restarts $(CHAOS_SOAK_RESTARTS)
 
 clean:
 	rm -rf $(VENV) src/ibpilot/_jars build *.egg-info

@@ -6,11 +6,13 @@
       Then write the table (fault, detected by, alert, time to recover ÷ cold start, nothing lost) into
       docs/reliability.md between the chaos-table markers, from the last result of each row.
 
-  scripts/chaos.py soak [--seconds N] [--out FILE]
+  scripts/chaos.py soak [--seconds N] [--restarts R] [--out FILE]
       One stack under `ibpilot run`; random recoverable faults, one at a time, for N seconds (CHAOS_SOAK_S,
-      default 900). Reports faults survived, recovery time percentiles, JVM restarts, and the RSS of every
-      process of the stack over time; fails (exit 1) on a fault not recovered from within the liveness bound, or
-      on RSS growth of a long-lived process (`ibpilot run`, supervisord, the controller, Xvfb).
+      default 900) or until the JVM was restarted R times (CHAOS_SOAK_RESTARTS, default 100), whichever comes
+      first. Reports faults survived, recovery time percentiles, JVM restarts, and the RSS of every process of
+      the stack over time; fails (exit 1) on a fault not recovered from within the liveness bound (beyond the
+      controller's restart back-off), or on RSS growth of a long-lived process (`ibpilot run`, supervisord,
+      the controller, Xvfb).
 """
 
 from __future__ import annotations
@@ -156,7 +158,7 @@ def _pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, round(p / 100 * (len(xs) - 1)))]
 
 
-def soak(seconds: float, out: Path) -> int:
+def soak(seconds: float, out: Path, restarts: int) -> int:
     from chaoslib import FAST_PROBES, LIVENESS_S, Run, StackFactory, health, jvms, settings_manifest
     from chaoslib import manifest_problems as lost
     from faults import FAULTS
@@ -186,7 +188,7 @@ def soak(seconds: float, out: Path) -> int:
         before = settings_manifest(st)
         run = Run(next(iter(faults.values())), st, hp)
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and st.output().count("launching gateway") <= restarts:
             f = faults[rng.choice(sorted(faults))]
             run.fault, run.offset, run.extra = f, len(st.output()), {}
             wait_until(lambda: health(hp) == 200 and run.socat_accepts(), LIVENESS_S, "steady before a fault", 0.2)
@@ -271,11 +273,13 @@ def main() -> int:
     s = sub.add_parser("soak")
     s.add_argument("--seconds", type=float, default=float(os.environ.get("CHAOS_SOAK_S", "900")))
     s.add_argument("--out", type=Path, default=REPO / "build" / "chaos" / "soak.json")
+    s.add_argument("--restarts", type=int, default=int(os.environ.get("CHAOS_SOAK_RESTARTS", "100")),
+                   help="stop once the Gateway's JVM has been restarted this often (or at --seconds)")
     a = ap.parse_args()
     if a.cmd == "table":
         rc = run_all(a.results) if a.run else 0
         return write_table(a.results) or rc
-    return soak(a.seconds, a.out)
+    return soak(a.seconds, a.out, a.restarts)
 
 
 if __name__ == "__main__":

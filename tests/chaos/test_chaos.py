@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from chaoslib import StackFactory, run_fault
+from chaoslib import Fault, StackFactory, run_fault
 from faults import FAULTS
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(420)]
@@ -28,6 +28,6 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactory]:
     "fault",
     [pytest.param(f, id=f.name, marks=[pytest.mark.chaos_slow] if f.slow else []) for f in FAULTS],
 )
-def test_fault(fault, stacks: StackFactory) -> None:  # type: ignore[no-untyped-def]
+def test_fault(fault: Fault, stacks: StackFactory) -> None:
     result = run_fault(fault, stacks)
     assert result["nothing_lost"] and result["recover_s"] is not None, result
