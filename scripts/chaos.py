@@ -22,6 +22,7 @@ import json
 import os
 import random
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -227,6 +228,8 @@ def soak(seconds: float, out: Path, restarts: int) -> int:
     finally:
         sampler.stop.set()
         factory.cleanup()
+        if not os.environ.get("CHAOS_KEEP"):  # CHAOS_KEEP=1 keeps the stack's logs for a look
+            shutil.rmtree(st.root, ignore_errors=True)
     jvm_starts = st.output().count("launching gateway")
     report = _report(survived, sampler.samples, cold, jvm_starts, failure)
     out.parent.mkdir(parents=True, exist_ok=True)
