@@ -103,6 +103,7 @@ def test_restart_keeps_the_session_no_new_second_factor(ops) -> None:
     c.wait_log(r"READY mode=live", count=2, timeout=60)
     assert len(c.event("second_factor_ok")) == 1  # the restart kept the session: no second factor again
     assert "ALERT_2FA" not in c.log()
+    assert "ALERT_API_DOWN" not in c.log()  # Gateway announced the restart: its API closing is no outage
     code, doc = health(c.health_port)
     assert code == 200 and doc["restarts"] == {"auto_restart": 1}, doc
     assert c.stop() == 0

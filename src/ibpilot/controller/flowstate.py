@@ -43,3 +43,4 @@ class SessionFlows:
     existing: ExistingSessionFlow = field(default_factory=ExistingSessionFlow)
     configured: bool = False  # API settings applied and read back
     main_window: str | None = None  # handle of Gateway's / TWS's main window
+    restarting: bool = False  # Gateway announced its auto-restart ("Restart in progress"): it will exit

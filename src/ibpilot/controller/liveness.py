@@ -162,10 +162,18 @@ class ApiWatch:
                     if ctx.state is State.RELOGIN:
                         failures = 0  # Gateway is logging in again; the API is expected to be down
                     elif ctx.state is State.READY:
-                        ctx.alert(Alert.API_DOWN, "the TWS API stopped answering", error=res.error)
+                        if ctx.flow.restarting:  # Gateway announced its auto-restart: the API closes on purpose
+                            ctx.log.info("the API closed for Gateway's auto-restart (%s)", res.error)
+                        else:
+                            ctx.alert(Alert.API_DOWN, "the TWS API stopped answering", error=res.error)
                         ctx.fire(Event.API_LOST)
                         lost_at = now
-                    elif lost_at is not None and failures >= cfg.probe_failures_for_hang:
+                    elif ctx.flow.restarting:
+                        failures = 0  # the JVM's exit (and relaunch) follows; that is no hang
+                    elif (lost_at is not None and failures >= cfg.probe_failures_for_hang
+                          and now - lost_at >= cfg.probe_interval_s + cfg.probe_timeout_s):
+                        # a hang is that many failures *and* a whole probe budget: refused connections come
+                        # back in milliseconds, and 3 of them in 0.6 s prove nothing about a hang
                         ctx.alert(Alert.HANG, "the API stopped answering; restarting Gateway", port=port,
                                   seconds=int(now - lost_at), error=res.error)
                         raise Outcome("API hang")

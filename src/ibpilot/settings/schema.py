@@ -311,7 +311,8 @@ class Settings:
     twofa_timeout: float = var(
         "TWOFA_TIMEOUT", DURATION, 180.0, group="2fa",
         aliases=["SecondFactorAuthenticationTimeout", "SECOND_FACTOR_AUTH_TIMEOUT"],
-        help="Seconds to wait for the second factor (phone approval) before TWOFA_TIMEOUT_ACTION.",
+        help="A second factor that took this long counts as timed out (IBC's rule): judged when Gateway's own "
+        "second-factor window closes, then RELOGIN_AFTER_TWOFA_TIMEOUT / TWOFA_TIMEOUT_ACTION apply.",
     )
     relogin_after_twofa_timeout: bool = var(
         "RELOGIN_AFTER_TWOFA_TIMEOUT", BOOL, False, group="2fa",

@@ -145,4 +145,5 @@ def splash(ctx: Ctx, win: Window, event: str) -> None:
 
 
 def restart_progress(ctx: Ctx, win: Window, event: str) -> None:
+    ctx.flow.restarting = True
     ctx.log.info("Gateway's daily auto-restart has begun: it will exit and be relaunched without a login")

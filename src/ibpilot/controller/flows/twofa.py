@@ -146,7 +146,8 @@ async def _progress(ctx: Ctx) -> None:
     while ctx.flow.tfa.pending:
         await asyncio.sleep(15)
         if ctx.flow.tfa.pending:
-            ctx.log.info("still waiting for the phone approval (%.0fs of %.0fs)", time.monotonic() - t0,
+            ctx.log.info("still waiting for the phone approval (%.0fs; past TWOFA_TIMEOUT=%.0fs it counts as timed "
+                         "out once Gateway closes its window)", time.monotonic() - t0,
                          ctx.cfg.s.twofa_timeout)
 
 
