@@ -37,4 +37,6 @@ echo "install-system-deps: installing ${missing[*]}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Slim Debian images drop /usr/share/man; openjdk's postinst still links a man page into man1.
+$SUDO mkdir -p /usr/share/man/man1
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
