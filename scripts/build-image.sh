@@ -149,9 +149,11 @@ bud=(bud --isolation chroot)
 probe="$CACHE/probe"
 mkdir -p "$probe"
 printf 'FROM %s\nRUN true\n' "$BASE_IMAGE" > "$probe/Containerfile"
-if ! "$builder" "${bud[@]}" --force-rm -f "$probe/Containerfile" "$probe" > "$CACHE/probe.log" 2>&1; then
-  refused "$builder ${bud[*]} (RUN step)" "$CACHE/probe.log"
+if ! "$builder" "${bud[@]}" --no-cache --force-rm -t localhost/ibpilot-probe:latest -f "$probe/Containerfile" "$probe" \
+    > "$CACHE/probe.log" 2>&1; then
+  refused "$builder ${bud[*]} (a RUN step)" "$CACHE/probe.log"
 fi
+"$builder" rmi localhost/ibpilot-probe:latest >/dev/null 2>&1 || true
 [ "$check_only" = yes ] && { say "checks passed"; exit 0; }
 
 # pip inside the build trusts the same certificate authorities as this machine (a TLS-inspecting egress
