@@ -84,7 +84,7 @@ def test_dockerfile_copies_files_that_exist() -> None:
         assert (REPO / src).exists(), src
         assert not any(src == ig or src.startswith(ig.rstrip("/") + "/") for ig in ignored), (src, ignored)
     for needed in ("install-system-deps.sh --runtime", "-c constraints.txt .", "_build.py", "HEALTHCHECK",
-                   "ibpilot\", \"status\"", "tini", "ibpilot sim install", "sha256sum -c", "TARGETARCH"):
+                   "CMD [\"ibpilot\", \"health\"]", "tini", "ibpilot sim install", "sha256sum -c", "TARGETARCH"):
         assert needed in text, needed
     assert re.search(r"^FROM gateway-\$\{GATEWAY\}$", text, re.M)
     # ENV names the image sets are settings ibpilot reads (besides PATH and Python's own).
