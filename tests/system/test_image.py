@@ -97,7 +97,7 @@ class Container:
     ports: dict[str, int] = field(default_factory=dict)
     started: float = 0.0
 
-    def start(self, scenario: dict[str, object]) -> Container:
+    def start(self, scenario: dict[str, object], *extra: str) -> Container:
         (self.root / "state").mkdir(exist_ok=True)
         (self.root / "scenario").mkdir(exist_ok=True)
         (self.root / "scenario" / "scenario.json").write_text(json.dumps(scenario))
@@ -112,7 +112,7 @@ class Container:
             "IBPILOT_SIM_SCENARIO": "/scenario/scenario.json",
             "IBPILOT_SIM_EVENTS": "/home/ibpilot/state/sim-events.jsonl",
         }
-        args = ["run", "-d", "--name", self.name, *self.engine.run_opts, "--stop-timeout", str(GRACE_S),
+        args = ["run", "-d", "--name", self.name, *self.engine.run_opts, *extra, "--stop-timeout", str(GRACE_S),
                 "-v", f"{self.root / 'state'}:/home/ibpilot/state", "-v", f"{self.root / 'scenario'}:/scenario:ro"]
         for k, v in settings.items():
             args += ["-e", f"{k}={v}"]
@@ -138,9 +138,7 @@ class Container:
         def healthy() -> bool:
             if not self.running():
                 raise AssertionError(f"the container exited before it was healthy\n{self.logs()}")
-            if self.engine("healthcheck", "run", self.name).returncode == 0:
-                return True
-            return self._status_fallback()
+            return self.engine("healthcheck", "run", self.name).returncode == 0
 
         try:
             wait_until(healthy, HEALTHY_WITHIN_S, "the image's HEALTHCHECK to pass", 1.0)
@@ -148,17 +146,6 @@ class Container:
             hc = self.exec("ibpilot", "health")
             raise AssertionError(f"{exc}\nibpilot health: {hc.stdout}{hc.stderr}\n{self.logs()}") from None
         return time.monotonic() - self.started
-
-    def _status_fallback(self) -> bool:
-        """While the controller does not serve HEALTH_PORT yet (`ibpilot health`: connection refused), READY
-        in `ibpilot status` stands in for the HEALTHCHECK, said loudly. TODO: drop once main serves /health."""
-        hc = self.exec("ibpilot", "health")
-        if "Connection refused" not in hc.stdout + hc.stderr:
-            return False
-        if self.exec("ibpilot", "status").returncode != 0:
-            return False
-        print("\nNOTE: the controller serves no /health yet: waited on `ibpilot status` instead of the HEALTHCHECK")
-        return True
 
     def stop(self) -> tuple[int, float]:
         """SIGTERM (the image's STOPSIGNAL), SIGKILL only after the grace period: (exit code, seconds)."""
@@ -262,3 +249,19 @@ def test_settings_volume_survives_a_restart_without_a_new_second_factor(
     assert not [e for e in events[events.index(consumed[-1]):] if e.get("event") == "second_factor"], events
     code, _ = second.stop()
     assert code == 0, second.logs()
+
+
+def test_image_runs_as_its_user_from_the_start_as_kubernetes_does(
+        engine: Engine, containers: list[Container], tmp_path: Path) -> None:
+    """deploy/kubernetes runs the pod as 1000:1000 (runAsUser, fsGroup): no root step, PUID/PGID unused."""
+    (tmp_path / "state").mkdir()
+    os.chown(tmp_path / "state", 1000, 1000)  # what fsGroup does to the volume
+    c = _new(containers, engine, tmp_path).start({}, "--user", "1000:1000", "--cap-drop", "ALL",
+                                                 "--security-opt", "no-new-privileges")
+    c.wait_healthy()
+    ps = c.exec("ps", "-eo", "pid=,uid=,gid=,comm=")
+    procs = [ln.split(None, 3) for ln in ps.stdout.splitlines() if ln.strip()]
+    assert {"tini", "java", "Xvfb"} <= {p[3] for p in procs}, ps.stdout
+    assert all((p[1], p[2]) == ("1000", "1000") for p in procs if p[3] != "ps"), ps.stdout
+    code, _ = c.stop()
+    assert code == 0, c.logs()
