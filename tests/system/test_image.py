@@ -74,7 +74,8 @@ def engine() -> Engine:
     podman = shutil.which("podman")
     if podman is None:
         pytest.skip("image: refused: run the image: podman is not installed (scripts/install-system-deps.sh --image)")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ibpilot-image"
+    cache = Path(os.environ.get("IBPILOT_IMAGE_CACHE")
+                 or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ibpilot-image")
     env = dict(os.environ)
     env.setdefault("CONTAINERS_CONF", str(cache / "containers.conf"))
     errors = []
