@@ -172,14 +172,21 @@ fi
 # HEALTHCHECK (OCI image configs have no place for it).
 say "building $IMAGE_TAG (GATEWAY=$GATEWAY) on $BASE_IMAGE ..."
 start=$(date +%s)
-previous=$("$builder" images -q "$IMAGE_TAG" 2>/dev/null | head -n 1 || true)
+log="$CACHE/build.log"
+set +e
 "$builder" "${bud[@]}" --layers --force-rm --format docker --target "gateway-$GATEWAY" \
   --build-arg "GATEWAY=$GATEWAY" --build-arg "BASE_IMAGE=$BASE_IMAGE" \
   -v "$pipconf:/etc/xdg/pip:ro" \
-  -f docker/Dockerfile -t "$IMAGE_TAG" .
+  -f docker/Dockerfile -t "$IMAGE_TAG" . 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+set -e
+[ "$rc" -eq 0 ] || { say "the build failed (exit $rc); its output is in $log"; exit 1; }
 say "built $IMAGE_TAG in $(( $(date +%s) - start )) s"
-# The image this build replaced (now untagged) goes; the cached layers of the stages stay.
-current=$("$builder" images -q "$IMAGE_TAG" 2>/dev/null | head -n 1 || true)
-if [ -n "$previous" ] && [ "$previous" != "$current" ]; then
-  "$builder" rmi "$previous" >/dev/null 2>&1 || true
-fi
+# Keep the layer cache of this build only: untagged images it did not use (older builds' steps, the image
+# this one replaced) go, so the storage does not grow with every change. `buildah rmi --prune` drops all.
+used=$(grep -oE '^--> (Using cache )?[0-9a-f]{11,64}' "$log" | grep -oE '[0-9a-f]{11,64}$' || true)
+for id in $("$builder" images -q --no-trunc --filter dangling=true 2>/dev/null); do
+  keep=no
+  for u in $used; do case "$id" in *"$u"*) keep=yes ;; esac; done
+  [ "$keep" = yes ] || "$builder" rmi "$id" >/dev/null 2>&1 || true
+done
