@@ -11,15 +11,18 @@ podman's bridge networking needs netavark/iptables that a sandbox may lack. Port
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from ib_async import IB
@@ -34,6 +37,7 @@ IMAGE = "localhost/ibpilot:sim"
 PUID, PGID = 4321, 4322
 GRACE_S = 120  # compose's stop_grace_period: longer than the controllers' 90 s logout budget
 HEALTHY_WITHIN_S = 180  # the image's HEALTHCHECK start period
+TWS_PASSWORD = "Tw5-P4ssw0rd-xyzzy"
 
 
 def _skip_reason(text: str) -> str:
@@ -43,22 +47,69 @@ def _skip_reason(text: str) -> str:
 
 @dataclass
 class Engine:
+    """How containers run here: `podman run` (runc, host network), or `buildah run --isolation chroot` where
+    podman cannot (or IBPILOT_IMAGE_RUNNER=buildah)."""
+
+    kind: str  # podman | buildah
     exe: str
     run_opts: list[str]
     env: dict[str, str]
 
-    def __call__(self, *args: str, timeout: float = 60, env: dict[str, str] | None = None,
-                 check: bool = False) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run([self.exe, *args], capture_output=True, text=True, timeout=timeout,
-                           env={**self.env, **(env or {})}, check=False)
+    def __call__(self, *args: str, timeout: float = 60, check: bool = False) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([self.exe, *args], capture_output=True, text=True, timeout=timeout, env=self.env,
+                           check=False)
         if check and r.returncode != 0:
             raise AssertionError(f"{self.exe} {args[0]} exited {r.returncode}: {_quiet(r.stderr)}")
         return r
+
+    def image_config(self) -> dict[str, Any]:
+        """The image's Docker config (Healthcheck, StopSignal, Entrypoint, Cmd) and its Size (to print)."""
+        if self.kind == "podman":
+            meta = json.loads(self("image", "inspect", IMAGE, check=True).stdout)[0]
+            return {**meta["Config"], "Healthcheck": meta["Healthcheck"], "Size": f"{meta['Size'] / 1e6:.0f} MB"}
+        meta = json.loads(self("inspect", "--type", "image", IMAGE, check=True).stdout)
+        size = json.loads(self("images", "--json", IMAGE, check=True).stdout)[0]["size"]
+        return {**meta["Docker"]["config"], "Size": size}
 
 
 def _quiet(text: str) -> str:
     """podman's stderr without its systemd-timer noise (there is no systemd in the sandbox)."""
     return "\n".join(ln for ln in text.splitlines() if not ln.startswith("time=")).strip()
+
+
+def _try_podman(env: dict[str, str], errors: list[str]) -> Engine | None:
+    podman = shutil.which("podman")
+    if podman is None:
+        errors.append("podman run: podman is not installed")
+        return None
+    for opts in (["--runtime", "runc", "--network", "host"], ["--network", "host"]):
+        eng = Engine("podman", podman, opts, env)
+        probe = eng("run", "--rm", *opts, "--no-healthcheck", "--entrypoint", "true", IMAGE, timeout=120)
+        if probe.returncode == 0:
+            return eng
+        errors.append(f"podman run {' '.join(opts)}: {_quiet(probe.stderr)[-300:]}")
+    return None
+
+
+def _try_buildah(env: dict[str, str], errors: list[str]) -> Engine | None:
+    buildah = shutil.which("buildah")
+    if buildah is None:
+        errors.append("buildah run: buildah is not installed")
+        return None
+    eng = Engine("buildah", buildah, ["--isolation", "chroot"], env)
+    made = eng("from", IMAGE, timeout=120)
+    if made.returncode != 0:
+        errors.append(f"buildah from: {_quiet(made.stderr)[-300:]}")
+        return None
+    ctr = made.stdout.strip()
+    try:
+        probe = eng("run", "--isolation", "chroot", ctr, "--", "true", timeout=120)
+    finally:
+        eng("rm", ctr)
+    if probe.returncode == 0:
+        return eng
+    errors.append(f"buildah run --isolation chroot: {_quiet(probe.stderr)[-300:]}")
+    return None
 
 
 @pytest.fixture(scope="module")
@@ -71,75 +122,135 @@ def engine() -> Engine:
         pytest.skip(_skip_reason(r.stderr))
     assert r.returncode == 0, f"scripts/build-image.sh exited {r.returncode}\n{(r.stdout + r.stderr)[-6000:]}"
     build_s = time.monotonic() - t0
-    podman = shutil.which("podman")
-    if podman is None:
-        pytest.skip("image: refused: run the image: podman is not installed (scripts/install-system-deps.sh --image)")
     cache = Path(os.environ.get("IBPILOT_IMAGE_CACHE")
                  or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ibpilot-image")
     env = dict(os.environ)
     env.setdefault("CONTAINERS_CONF", str(cache / "containers.conf"))
-    errors = []
-    for opts in (["--runtime", "runc", "--network", "host"], ["--network", "host"]):
-        eng = Engine(podman, opts, env)
-        probe = eng("run", "--rm", *opts, "--no-healthcheck", "--entrypoint", "true", IMAGE, timeout=120)
-        if probe.returncode == 0:
-            size = int(eng("image", "inspect", IMAGE, "--format", "{{.Size}}", check=True).stdout)
-            print(f"\nimage {IMAGE}: {size / 1e6:.0f} MB, make image took {build_s:.0f} s; podman run {' '.join(opts)}")
-            return eng
-        errors.append(f"podman run {' '.join(opts)}: {_quiet(probe.stderr)[-300:]}")
-    pytest.skip("image: refused: " + "; ".join(errors))
+    errors: list[str] = []
+    forced = os.environ.get("IBPILOT_IMAGE_RUNNER", "")
+    eng = None if forced == "buildah" else _try_podman(env, errors)
+    eng = eng or _try_buildah(env, errors)
+    if eng is None:
+        pytest.skip("image: refused: " + "; ".join(errors))
+    print(f"\nimage {IMAGE}: {eng.image_config()['Size']}, make image took {build_s:.0f} s; runs with {eng.kind} run "
+          f"{' '.join(eng.run_opts)}")
+    return eng
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def _accepts(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
 
 
 @dataclass
 class Container:
     engine: Engine
-    root: Path  # state/ is the settings volume, scenario/ the simulator's scenario
+    root: Path  # state/ is the settings volume, scenario/ the simulator's scenario, secrets/ the passwords
     name: str = ""
     ports: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
     started: float = 0.0
+    proc: subprocess.Popen[bytes] | None = None  # buildah run
 
-    def start(self, scenario: dict[str, object], *extra: str) -> Container:
-        (self.root / "state").mkdir(exist_ok=True)
-        (self.root / "scenario").mkdir(exist_ok=True)
+    def start(self, scenario: dict[str, object], as_user: str | None = None) -> Container:
+        for d in ("state", "scenario", "secrets"):
+            (self.root / d).mkdir(exist_ok=True)
         (self.root / "scenario" / "scenario.json").write_text(json.dumps(scenario))
+        for name, value in (("tws_password", TWS_PASSWORD), ("vnc_password", "Vnc7pw42")):
+            (self.root / "secrets" / name).write_text(value)
+            (self.root / "secrets" / name).chmod(0o644)  # a test password, readable by PUID
         self.ports = {k: free_port() for k in ("api", "socat", "vnc", "health")}
         self.name = f"ibpilot-test-{os.getpid()}-{int(time.time() * 1000) % 10**8}"
-        settings = {
+        self.settings = {k: str(v) for k, v in {
             "TRADING_MODE": "paper", "TWS_USERID": "tester",
+            "TWS_PASSWORD_FILE": "/run/secrets/tws_password", "VNC_SERVER_PASSWORD_FILE": "/run/secrets/vnc_password",
             "TWS_API_PORT": self.ports["api"], "SOCAT_PORT": self.ports["socat"], "SOCAT_BIND": "127.0.0.1",
             "VNC_PORT": self.ports["vnc"], "VNC_BIND": "127.0.0.1", "HEALTH_PORT": self.ports["health"],
             "DISPLAY_NUMBER": free_display(600 + os.getpid() % 300),
             "PUID": PUID, "PGID": PGID,
             "IBPILOT_SIM_SCENARIO": "/scenario/scenario.json",
             "IBPILOT_SIM_EVENTS": "/home/ibpilot/state/sim-events.jsonl",
-        }
-        args = ["run", "-d", "--name", self.name, *self.engine.run_opts, *extra, "--stop-timeout", str(GRACE_S),
-                "-v", f"{self.root / 'state'}:/home/ibpilot/state", "-v", f"{self.root / 'scenario'}:/scenario:ro"]
-        for k, v in settings.items():
+        }.items()}
+        args = ["-v", f"{self.root / 'state'}:/home/ibpilot/state", "-v", f"{self.root / 'scenario'}:/scenario:ro",
+                "-v", f"{self.root / 'secrets'}:/run/secrets:ro"]
+        if as_user:
+            args += ["--user", as_user, "--cap-drop", "ALL"]
+        for k, v in self.settings.items():
             args += ["-e", f"{k}={v}"]
-        args += ["-e", "TWS_PASSWORD", "-e", "VNC_SERVER_PASSWORD"]  # values from the environment, not argv
         self.started = time.monotonic()
-        self.engine(*args, IMAGE, env={"TWS_PASSWORD": "Tw5-P4ssw0rd-xyzzy", "VNC_SERVER_PASSWORD": "Vnc7pw42"},
-                    check=True)
+        if self.engine.kind == "podman":
+            extra = ["--security-opt", "no-new-privileges"] if as_user else []
+            self.engine("run", "-d", "--name", self.name, *self.engine.run_opts, *extra,
+                        "--stop-timeout", str(GRACE_S), *args, IMAGE, check=True)
+            return self
+        self.engine("from", "--name", self.name, IMAGE, check=True, timeout=120)
+        cfg = self.engine.image_config()
+        out = open(self.root / f"{self.name}.out", "wb")
+        self.proc = subprocess.Popen([self.engine.exe, "run", *self.engine.run_opts, *args, self.name, "--",
+                                      *cfg["Entrypoint"], *cfg["Cmd"]],
+                                     stdout=out, stderr=subprocess.STDOUT, env=self.engine.env)
+        out.close()
         return self
 
     def running(self) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
         r = self.engine("inspect", self.name, "--format", "{{.State.Running}}")
         return r.stdout.strip() == "true"
 
     def logs(self) -> str:
+        if self.proc is not None:
+            return (self.root / f"{self.name}.out").read_text(errors="replace")[-8000:]
         r = self.engine("logs", self.name)
         return (r.stdout + r.stderr)[-8000:]
 
     def exec(self, *cmd: str) -> subprocess.CompletedProcess[str]:
+        if self.proc is not None:  # a new process in the same root file system, with the container's settings
+            env = [a for k, v in self.settings.items() for a in ("-e", f"{k}={v}")]
+            return self.engine("run", *self.engine.run_opts, *env, self.name, "--", *cmd, timeout=60)
         return self.engine("exec", self.name, *cmd, timeout=60)
 
+    def healthcheck(self) -> bool:
+        """The image's HEALTHCHECK command, as the engine runs it."""
+        if self.proc is not None:
+            test = self.engine.image_config()["Healthcheck"]["Test"]
+            assert test[0] == "CMD", test
+            return self.exec(*test[1:]).returncode == 0
+        return self.engine("healthcheck", "run", self.name).returncode == 0
+
     def wait_healthy(self) -> float:
-        """Run the image's HEALTHCHECK command (podman healthcheck run) until it passes; seconds from start."""
+        """Run the image's HEALTHCHECK command until it passes; seconds from start."""
         def healthy() -> bool:
             if not self.running():
                 raise AssertionError(f"the container exited before it was healthy\n{self.logs()}")
-            return self.engine("healthcheck", "run", self.name).returncode == 0
+            return self.healthcheck()
 
         try:
             wait_until(healthy, HEALTHY_WITHIN_S, "the image's HEALTHCHECK to pass", 1.0)
@@ -148,16 +259,45 @@ class Container:
             raise AssertionError(f"{exc}\nibpilot health: {hc.stdout}{hc.stderr}\n{self.logs()}") from None
         return time.monotonic() - self.started
 
+    def _tini(self) -> int:
+        assert self.proc is not None
+        pids = [p for p in _descendants(self.proc.pid) if _comm(p) == "tini"]
+        assert pids, "no tini under buildah run"
+        return pids[0]
+
     def stop(self) -> tuple[int, float]:
-        """SIGTERM (the image's STOPSIGNAL), SIGKILL only after the grace period: (exit code, seconds)."""
+        """SIGTERM (the image's STOPSIGNAL) to the container's init, SIGKILL only after the grace period:
+        (exit code, seconds). buildah run would kill its child outright, so tini gets the signal itself."""
         t0 = time.monotonic()
+        if self.proc is not None:
+            os.kill(self._tini(), signal.SIGTERM)
+            try:
+                code = self.proc.wait(GRACE_S)
+            except subprocess.TimeoutExpired:
+                self._kill_tree()
+                code = 137
+            return code, time.monotonic() - t0
         self.engine("stop", "-t", str(GRACE_S), self.name, timeout=GRACE_S + 60, check=True)
         code = int(self.engine("inspect", self.name, "--format", "{{.State.ExitCode}}", check=True).stdout)
         return code, time.monotonic() - t0
 
+    def _kill_tree(self) -> None:
+        assert self.proc is not None
+        for pid in reversed([self.proc.pid, *_descendants(self.proc.pid)]):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(30)
+
     def remove(self) -> None:
-        if self.name:
+        if not self.name:
+            return
+        if self.engine.kind == "podman":
             self.engine("rm", "-f", "-t", "5", self.name, timeout=120)
+            return
+        if self.proc is not None and self.proc.poll() is None:
+            self._kill_tree()
+        self.engine("rm", self.name, timeout=120)
 
 
 @pytest.fixture
@@ -176,15 +316,17 @@ def _new(containers: list[Container], engine: Engine, root: Path) -> Container:
 
 def test_image_runs_healthy_serves_api_and_vnc_and_stops_cleanly(
         engine: Engine, containers: list[Container], tmp_path: Path) -> None:
-    meta = json.loads(engine("image", "inspect", IMAGE, check=True).stdout)[0]
-    assert meta["Healthcheck"]["Test"] == ["CMD", "ibpilot", "health"], meta.get("Healthcheck")
-    assert meta["Config"]["StopSignal"] == "SIGTERM"
-    assert meta["Config"]["Entrypoint"][0] == "/usr/bin/tini"
+    cfg = engine.image_config()
+    assert cfg["Healthcheck"]["Test"] == ["CMD", "ibpilot", "health"], cfg.get("Healthcheck")
+    assert cfg["StopSignal"] == "SIGTERM"
+    assert cfg["Entrypoint"][0] == "/usr/bin/tini"
 
     c = _new(containers, engine, tmp_path).start({})
     healthy_s = c.wait_healthy()
     print(f"\nstart to healthy: {healthy_s:.1f} s")
 
+    # socat is started once the controller is READY: a moment after the first healthy answer
+    wait_until(lambda: _accepts(c.ports["socat"]), 15, "socat listening after healthy", 0.1)
     ib = IB()
     ib.connect("127.0.0.1", c.ports["socat"], clientId=3, timeout=20, readonly=True)
     try:
@@ -218,7 +360,7 @@ def test_image_runs_healthy_serves_api_and_vnc_and_stops_cleanly(
     print(f"stop (SIGTERM, clean logout): {stop_s:.1f} s")
     assert code == 0, f"exit code {code} (137 = killed after the grace period)\n{logs}"
     assert "ibpilot run: exit 0" in logs, logs
-    assert "Tw5-P4ssw0rd-xyzzy" not in logs
+    assert TWS_PASSWORD not in logs
 
 
 def test_settings_volume_survives_a_restart_without_a_new_second_factor(
@@ -257,8 +399,7 @@ def test_image_runs_as_its_user_from_the_start_as_kubernetes_does(
     """deploy/kubernetes runs the pod as 1000:1000 (runAsUser, fsGroup): no root step, PUID/PGID unused."""
     (tmp_path / "state").mkdir()
     os.chown(tmp_path / "state", 1000, 1000)  # what fsGroup does to the volume
-    c = _new(containers, engine, tmp_path).start({}, "--user", "1000:1000", "--cap-drop", "ALL",
-                                                 "--security-opt", "no-new-privileges")
+    c = _new(containers, engine, tmp_path).start({}, as_user="1000:1000")
     c.wait_healthy()
     ps = c.exec("ps", "-eo", "pid=,uid=,gid=,comm=")
     procs = [ln.split(None, 3) for ln in ps.stdout.splitlines() if ln.strip()]
