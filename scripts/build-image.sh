@@ -43,9 +43,13 @@ case "$IMAGE_BUILDER" in
     elif command -v buildah >/dev/null; then builder=buildah
     elif command -v podman >/dev/null; then builder=podman
     fi ;;
-  docker|buildah|podman) command -v "$IMAGE_BUILDER" >/dev/null && builder=$IMAGE_BUILDER ;;
+  docker) if command -v docker >/dev/null && docker info >/dev/null 2>&1; then builder=docker; fi ;;
+  buildah|podman) command -v "$IMAGE_BUILDER" >/dev/null && builder=$IMAGE_BUILDER ;;
   *) echo "IMAGE_BUILDER=$IMAGE_BUILDER: expected auto, docker, buildah or podman" >&2; exit 2 ;;
 esac
+if [ -z "$builder" ] && [ "$IMAGE_BUILDER" != auto ]; then
+  refused "find a builder" "IMAGE_BUILDER=$IMAGE_BUILDER is not installed (or, for docker, its engine does not answer)"
+fi
 [ -n "$builder" ] || refused "find a builder" \
   "none of docker (with a running engine), buildah, podman on PATH (scripts/install-system-deps.sh --image installs buildah and podman)"
 say "builder: $builder"
