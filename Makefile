@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: all deps venv jars demo test lint unit integration system bench fuzz chaos clean
+.PHONY: all deps venv jars demo test lint unit integration system bench fuzz chaos clean image
 
 all: venv
 
@@ -37,6 +37,10 @@ test: lint jars
 
 unit: venv
 	$(BIN)/python -m pytest -q tests/unit
+
+## the container image ibpilot:sim (Docker, or buildah/podman on a locally made Debian base)
+image:
+	bash scripts/build-image.sh
 
 bench: jars
 	$(BIN)/python bench/run_all.py

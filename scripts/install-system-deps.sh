@@ -2,6 +2,7 @@
 # Installs the Debian packages ibpilot needs, idempotently. Used by CI, by `make`, and by the Dockerfile.
 #   scripts/install-system-deps.sh            runtime + build + test packages
 #   scripts/install-system-deps.sh --runtime  only what a running container needs
+#   scripts/install-system-deps.sh --image    what `make image` and tests/system/test_image.py need (no Docker)
 set -euo pipefail
 mode=${1:-all}
 runtime=(
@@ -20,11 +21,16 @@ test=(
   x11-apps imagemagick   # xwd screenshots of the virtual display
   iproute2
 )
+image=(
+  buildah podman runc    # build docker/Dockerfile and run the image without a Docker engine
+  mmdebstrap uidmap fuse-overlayfs  # the local Debian base image; rootless storage
+)
 case "$mode" in
   --runtime) pkgs=("${runtime[@]}") ;;
   --build) pkgs=("${runtime[@]}" "${build[@]}") ;;
-  all|--all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}") ;;
-  *) echo "usage: $0 [--runtime|--build|--all]" >&2; exit 2 ;;
+  --image) pkgs=("${image[@]}") ;;
+  all|--all) pkgs=("${runtime[@]}" "${build[@]}" "${test[@]}" "${image[@]}") ;;
+  *) echo "usage: $0 [--runtime|--build|--image|--all]" >&2; exit 2 ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
@@ -37,4 +43,6 @@ echo "install-system-deps: installing ${missing[*]}"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
+# Slim Debian images drop /usr/share/man; openjdk's postinst still links a man page into man1.
+$SUDO mkdir -p /usr/share/man/man1
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -84,7 +84,7 @@ def test_dockerfile_copies_files_that_exist() -> None:
         assert (REPO / src).exists(), src
         assert not any(src == ig or src.startswith(ig.rstrip("/") + "/") for ig in ignored), (src, ignored)
     for needed in ("install-system-deps.sh --runtime", "-c constraints.txt .", "_build.py", "HEALTHCHECK",
-                   "ibpilot\", \"status\"", "tini", "ibpilot sim install", "sha256sum -c", "TARGETARCH"):
+                   "CMD [\"ibpilot\", \"health\"]", "tini", "ibpilot sim install", "sha256sum -c", "TARGETARCH"):
         assert needed in text, needed
     assert re.search(r"^FROM gateway-\$\{GATEWAY\}$", text, re.M)
     # ENV names the image sets are settings ibpilot reads (besides PATH and Python's own).
@@ -120,3 +120,38 @@ def test_entrypoint_is_valid_sh_and_drops_privileges() -> None:
     subprocess.run(["sh", "-n", str(path)], check=True)
     text = path.read_text()
     assert "setpriv" in text and "PUID" in text and 'exec "$@"' in text
+
+
+def _stages(text: str) -> dict[str, str]:
+    """Stage name (or `final`) -> its instructions, from a Dockerfile without line continuations joined."""
+    stages: dict[str, str] = {}
+    for chunk in re.split(r"^(?=FROM )", text, flags=re.M)[1:]:
+        m = re.match(r"FROM \S+(?: AS (\S+))?", chunk)
+        assert m
+        stages[m.group(1) or "final"] = chunk
+    return stages
+
+
+def test_run_time_settings_live_in_the_base_stage() -> None:
+    """buildah/podman build `--target gateway-sim` (they do not resolve a stage named through an ARG): that
+    target must be the same image as Docker's final stage, so the final stage adds nothing."""
+    stages = _stages((DOCKER / "Dockerfile").read_text())
+    assert {"build", "fetch-real", "base", "gateway-sim", "gateway-real", "final"} <= set(stages)
+    final = [ln for ln in stages["final"].splitlines() if ln.strip() and not ln.startswith("#")]
+    assert final == ["FROM gateway-${GATEWAY}"], final
+    for instr in ("HEALTHCHECK", "ENTRYPOINT", "CMD", "VOLUME", "STOPSIGNAL", "EXPOSE"):
+        where = [name for name, body in stages.items() if re.search(rf"^{instr} ", body, re.M)]
+        assert where == ["base"], (instr, where)
+    assert all(re.match(r"FROM \$\{BASE_IMAGE\} AS ", stages[s]) for s in ("build", "fetch-real", "base"))
+    assert re.search(r"^ARG BASE_IMAGE=debian:bookworm-slim$", (DOCKER / "Dockerfile").read_text(), re.M)
+
+
+def test_build_script_is_valid_bash_and_builds_the_target_in_docker_format() -> None:
+    script = REPO / "scripts" / "build-image.sh"
+    subprocess.run(["bash", "-n", str(script)], check=True)
+    text = script.read_text()
+    assert '--target "gateway-$GATEWAY"' in text and "--format docker" in text  # HEALTHCHECK kept
+    assert "--isolation chroot" in text and "mmdebstrap" in text
+    assert not re.search(r"[a-z0-9-]+\.(org|com|net|io)\b", text), "a host name is written in the script"
+    makefile = (REPO / "Makefile").read_text()
+    assert re.search(r"^image:\n\tbash scripts/build-image.sh$", makefile, re.M)
