@@ -52,7 +52,7 @@ fuzz: jars
 	  $(BIN)/python fuzz/fuzz_$$t.py -max_total_time=$(FUZZ_TIME) -timeout=30 -rss_limit_mb=4096 fuzz/corpus/$$t || exit 1; \
 	done
 
-## every chaos row (also the `chaos_slow` ones `make test` leaves out) -> docs/reliability.md's table, then a soak
+## every chaos row -> docs/reliability.md's table, then a soak
 ## of random faults until CHAOS_SOAK_RESTARTS JVM restarts or CHAOS_SOAK_S seconds (recovery percentiles, RSS over time)
 CHAOS_SOAK_S ?= 5400
 CHAOS_SOAK_RESTARTS ?= 100

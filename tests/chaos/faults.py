@@ -1,6 +1,6 @@
 """The fault table: every fault the chaos suite injects, in one place (see chaoslib for how a row runs).
 
-`slow=True` rows run in `make chaos` only (pytest marker `chaos_slow`, deselected by `make test`); every
+`slow=True` rows carry the pytest marker `chaos_slow` (they run in `make test` too); every
 other row runs in `make test` too.
 """
 
