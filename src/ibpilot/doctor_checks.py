@@ -24,7 +24,7 @@ from ibpilot.gateway.install import Install, InstallError, find_install, install
 from ibpilot.gateway.jvm import JavaNotFound, find_java
 from ibpilot.net.tunnel import parse_destination
 from ibpilot.settings import Settings
-from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners
+from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners, port_free
 from ibpilot.stack.plan import plan
 
 Status = Literal["ok", "warn", "FAIL"]
@@ -150,15 +150,6 @@ def check_display(s: Settings, env: Mapping[str, str]) -> Check:
 # --- ports and programs -----------------------------------------------------------------------------------
 
 
-def port_free(bind: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((bind, port))
-            return True
-        except OSError:
-            return False
 
 
 def check_ports_and_programs(s: Settings) -> list[Check]:

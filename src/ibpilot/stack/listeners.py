@@ -12,6 +12,7 @@ listens on every address and lets only its trusted IPs in, 127.0.0.1 by default)
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -52,3 +53,15 @@ def expected_listeners(settings: Settings, programs: Sequence[Program]) -> list[
     if s.supervisord_ui_port:
         out.append(Listener("SUPERVISORD_UI_PORT", "supervisord", s.supervisord_ui_bind, s.supervisord_ui_port))
     return out
+
+
+def port_free(bind: str, port: int) -> bool:
+    """Whether `port` can be bound on `bind` now (what `ibpilot run` and `doctor` check before anything starts)."""
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((bind, port))
+            return True
+        except OSError:
+            return False

@@ -27,7 +27,7 @@ from ibpilot.stack.conf import render_conf
 from ibpilot.stack.display import display_in_use, free_display
 from ibpilot.stack.layout import Layout, layout
 from ibpilot.stack.lifecycle import EXIT_CONFIG, Stack
-from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners
+from ibpilot.stack.listeners import ANY_ADDRESS, expected_listeners, port_free
 from ibpilot.stack.plan import Program, plan
 from ibpilot.stack.rpc import Supervisor
 
@@ -84,17 +84,6 @@ Runs until Ctrl-C, which logs out and stops everything cleanly.
 # Checks before anything starts
 
 
-def _port_free(bind: str, port: int) -> bool:
-    family = socket.AF_INET6 if ":" in bind else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((bind, port))
-            return True
-        except OSError:
-            return False
-
-
 def _ports_to_bind(settings: Settings, programs: list[Program]) -> list[tuple[str, str, int]]:
     """(what, bind address, port) for every port this stack will listen on (`*`: checked on 0.0.0.0)."""
     return [(x.what, x.bind, x.port) for x in expected_listeners(settings, programs)]
@@ -114,7 +103,7 @@ def preflight(settings: Settings, programs: list[Program]) -> list[str]:
             errors.append(f"DISPLAY_NUMBER={n}: display :{n} is already in use by another X server; "
                           "choose another number")
     for what, bind, port in _ports_to_bind(settings, programs):
-        if not _port_free("0.0.0.0" if bind == ANY_ADDRESS else bind, port):
+        if not port_free("0.0.0.0" if bind == ANY_ADDRESS else bind, port):
             errors.append(f"{what}: {bind}:{port} is already in use")
     return errors
 
@@ -286,7 +275,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _free_or(preferred: int, bind: str, taken: set[int]) -> int:
-    if preferred not in taken and _port_free(bind, preferred):
+    if preferred not in taken and port_free(bind, preferred):
         taken.add(preferred)
         return preferred
     while True:
