@@ -374,8 +374,18 @@ def kill_program(name: str, inner: str | None = None) -> Callable[[Run], None]:
     def inject(run: Run) -> None:
         pid = run.st.program_pids()[name]
         if inner:
-            (pid,) = [p for p in descendants(pid)
-                      if inner in Path(f"/proc/{p}/cmdline").read_text(errors="replace")]
+            argv0 = {p: Path(f"/proc/{p}/cmdline").read_text(errors="replace").split("\0")[0]
+                     for p in descendants(pid)}
+            # the program itself, not a shell wrapper whose command line also names it, nor the per-connection
+            # children it forks (socat's `fork`): the match whose parent is no match
+            found = [p for p, a in argv0.items() if os.path.basename(a) == inner] or \
+                [p for p, a in argv0.items() if inner in a]
+
+            def ppid(p: int) -> int:
+                stat = Path(f"/proc/{p}/stat").read_text()
+                return int(stat[stat.rfind(")") + 2:].split()[1])
+
+            (pid,) = [p for p in found if ppid(p) not in found]
         os.kill(pid, signal.SIGKILL)
 
     return inject
