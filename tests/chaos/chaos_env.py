@@ -123,7 +123,7 @@ def link_cut() -> Fault:
     return Fault("ssh-link-cut", "SSH link cut (veth down in a network namespace), then restored",
                  "ssh ServerAlive → exit → ExitWatch", r"ALERT_PROCESS_EXITED mode=paper program=ssh-tunnel-1",
                  _cut_link, lambda run: run.extra["tunnel_up"](), "tunnel back once the link is up",
-                 setup=_netns_setup, after_alert=_restore_link, slow=True)
+                 setup=_netns_setup, after_alert=_restore_link)
 
 
 # --- the disk holding the settings full ------------------------------------------------------------------------

@@ -198,7 +198,7 @@ class Fault:
     setup: Callable[[Run], None] | None = None  # before the stack starts
     after_alert: Callable[[Run], None] | None = None  # e.g. heal a scenario so the relaunch succeeds
     exit_code: int | None = None  # the stack is expected to stop by itself with this code
-    slow: bool = False  # one of the slower rows (marker chaos_slow)
+    slow: bool = False  # make chaos only (marker chaos_slow): the clock jump under libfaketime
     modes: tuple[str, ...] = ("paper",)
     no_alerts: tuple[str, ...] = ()  # alert names that must not appear after injection
     tolerated: tuple[str, ...] = ()  # a known false alert (a reported bug): recorded in the result, not failed on

@@ -1,6 +1,6 @@
 """The chaos suite: each fault of faults.FAULTS on a fresh whole stack (`ibpilot run`, IBPILOT_SIM=yes).
 
-Rows marked `chaos_slow` are the slower ones; `make test` runs them all;
+Rows marked `chaos_slow` (the clock jump under libfaketime) run in `make chaos`; `make test` deselects them;
 the soak (random faults for a set time) is `scripts/chaos.py soak`, also run by `make chaos`.
 """
 
