@@ -30,7 +30,7 @@ import pytest
 from ib_async import IB
 
 from ibpilot.stack.display import free_display
-from ibpilot.testing import free_port, wait_until
+from ibpilot.testing import descendants, free_port, wait_until
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(1500)]
 
@@ -142,21 +142,6 @@ def engine() -> Engine:
     return eng
 
 
-def _descendants(pid: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 def _accepts(port: int) -> bool:
@@ -230,7 +215,7 @@ class Container:
 
     def _mounted(self) -> bool:
         assert self.proc is not None
-        for pid in _descendants(self.proc.pid):
+        for pid in descendants(self.proc.pid):
             if _comm(pid) == "tini":
                 with contextlib.suppress(OSError):
                     return " /home/ibpilot/state " in Path(f"/proc/{pid}/mountinfo").read_text()
@@ -262,7 +247,7 @@ class Container:
         if self.proc is not None:  # chroot isolation shares the host's pid namespace: tini and its tree
             tini = self._tini()
             out = []
-            for pid in [tini, *_descendants(tini)]:
+            for pid in [tini, *descendants(tini)]:
                 with contextlib.suppress(OSError):
                     status = dict(ln.split(":", 1) for ln in Path(f"/proc/{pid}/status").read_text().splitlines())
                     out.append((status["Uid"].split()[0], status["Gid"].split()[0], _comm(pid)))
@@ -295,7 +280,7 @@ class Container:
 
     def _tini(self) -> int:
         assert self.proc is not None
-        pids = [p for p in _descendants(self.proc.pid) if _comm(p) == "tini"]
+        pids = [p for p in descendants(self.proc.pid) if _comm(p) == "tini"]
         assert pids, "no tini under buildah run"
         return pids[0]
 
@@ -317,7 +302,7 @@ class Container:
 
     def _kill_tree(self) -> None:
         assert self.proc is not None
-        for pid in reversed([self.proc.pid, *_descendants(self.proc.pid)]):
+        for pid in reversed([self.proc.pid, *descendants(self.proc.pid)]):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(subprocess.TimeoutExpired):
